@@ -1,0 +1,270 @@
+//! The untyped syntax tree: what the user wrote, by name, with spans.
+//!
+//! Nothing here is resolved or validated beyond syntax; the checker turns it
+//! into a [`crate::plan::Plan`]. Every block keeps its statements as a list,
+//! so the checker can report a setting given twice or missing.
+
+use crate::source::Span;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ast {
+    pub declarations: Vec<Declaration>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Name {
+    pub text: String,
+    pub span: Span,
+    /// Written in backticks, so any characters were allowed.
+    pub quoted: bool,
+}
+
+/// A string literal as written; `${VAR:-default}` is resolved by the checker
+/// where the language allows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StringLit {
+    pub value: String,
+    pub span: Span,
+    /// Byte offsets in `value` of each `$` written as `\$`, which never
+    /// starts an environment value.
+    pub escaped_dollars: Vec<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spanned<T> {
+    pub node: T,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Declaration {
+    Pipeline(Name),
+    Kafka(KafkaDecl),
+    Schema(SchemaDecl),
+    Topic(TopicDecl),
+    Endpoint(EndpointDecl),
+    Sink(SinkDecl),
+    Table(TableDecl),
+    DeadLetters(DeadLettersDecl),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct KafkaDecl {
+    pub keyword: Span,
+    pub statements: Vec<Spanned<KafkaStmt>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum KafkaStmt {
+    Brokers(StringLit),
+    Option { key: StringLit, value: StringLit },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SchemaDecl {
+    pub name: Name,
+    pub fields: Vec<FieldDecl>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldDecl {
+    pub name: Name,
+    pub type_name: Name,
+    pub optional: bool,
+    /// The key in the JSON event when it differs from the column name.
+    pub source: Option<StringLit>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicDecl {
+    pub name: Name,
+    pub statements: Vec<Spanned<TopicStmt>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TopicStmt {
+    Schema(Name),
+    Partitions(Spanned<i64>),
+    Key(Name),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndpointDecl {
+    pub method: Name,
+    pub path: StringLit,
+    pub statements: Vec<Spanned<EndpointStmt>>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum EndpointStmt {
+    Into(Name),
+    Set { field: Name, value: Spanned<FieldValue> },
+    Headers(HeaderSelection),
+    BodyJson,
+    AuthBearer(StringLit),
+    Respond { status: Spanned<i64>, body: Option<StringLit> },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldValue {
+    Literal(Literal),
+    Header(StringLit),
+    Query(StringLit),
+    ReceivedTime,
+    RequestId,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum HeaderSelection {
+    All,
+    Named(Vec<StringLit>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SinkDecl {
+    pub name: Name,
+    pub statements: Vec<Spanned<SinkStmt>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum SinkStmt {
+    From(Name),
+    Where(Expr),
+    Columns(Vec<Name>),
+    Path(StringLit),
+    Checkpoint(StringLit),
+    Trigger(TriggerSpec),
+    Compression(Name),
+    Partition(PartitionSpec),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TriggerSpec {
+    Once,
+    Every(Vec<Spanned<TriggerBound>>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TriggerBound {
+    Duration(Duration),
+    Rows(i64),
+}
+
+/// A duration literal such as `10s`, kept in the unit it was written in.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Duration {
+    pub amount: i64,
+    pub unit: DurationUnit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DurationUnit {
+    Millis,
+    Seconds,
+    Minutes,
+    Hours,
+    Days,
+}
+
+impl DurationUnit {
+    pub fn millis(self) -> i64 {
+        match self {
+            DurationUnit::Millis => 1,
+            DurationUnit::Seconds => 1_000,
+            DurationUnit::Minutes => 60_000,
+            DurationUnit::Hours => 3_600_000,
+            DurationUnit::Days => 86_400_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum PartitionSpec {
+    Column(Name),
+    /// `partition by date(timestamp) as dt`
+    Date { column: Name, alias: Option<Name> },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableDecl {
+    pub database: Option<Name>,
+    pub name: Name,
+    pub statements: Vec<Spanned<TableStmt>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TableStmt {
+    From(Name),
+    Columns(Vec<Name>),
+    Location(StringLit),
+    PartitionedBy(Vec<Name>),
+    Properties(Vec<(StringLit, StringLit)>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeadLettersDecl {
+    pub keyword: Span,
+    pub statements: Vec<Spanned<DeadLettersStmt>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeadLettersStmt {
+    Path(StringLit),
+    Table { database: Option<Name>, name: Name },
+}
+
+// ---------------------------------------------------------- expressions --
+
+pub type Expr = Spanned<ExprKind>;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExprKind {
+    Literal(Literal),
+    Column(Name),
+    Call { function: Name, args: Vec<Expr> },
+    Not(Box<Expr>),
+    Binary { op: Spanned<BinaryOp>, lhs: Box<Expr>, rhs: Box<Expr> },
+    IsNull { expr: Box<Expr>, negated: bool },
+    InList { expr: Box<Expr>, list: Vec<Spanned<Literal>>, negated: bool },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinaryOp {
+    And,
+    Or,
+    Eq,
+    NotEq,
+    Lt,
+    LtEq,
+    Gt,
+    GtEq,
+    /// `=` where a comparison was meant; always an error, kept to explain it.
+    SingleEq,
+}
+
+impl BinaryOp {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BinaryOp::And => "and",
+            BinaryOp::Or => "or",
+            BinaryOp::Eq => "==",
+            BinaryOp::NotEq => "!=",
+            BinaryOp::Lt => "<",
+            BinaryOp::LtEq => "<=",
+            BinaryOp::Gt => ">",
+            BinaryOp::GtEq => ">=",
+            BinaryOp::SingleEq => "=",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Literal {
+    String(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    Null,
+}

@@ -1,0 +1,357 @@
+//! Sinks: the topic they read, their filter, columns, files and trigger.
+
+use super::filter::filter_columns;
+use super::settings::Slot;
+use super::{Checker, Declared, Scope};
+use crate::ast::{self, Name, PartitionSpec, SinkStmt, TriggerBound, TriggerSpec};
+use crate::diagnostic::{closest, did_you_mean, Code, Diagnostic};
+use crate::plan::{self, ColumnSource, Compression, Partitioning, Ref, Trigger, METADATA_COLUMNS};
+use crate::source::Span;
+use crate::types::DataType;
+
+/// Bounds outside which a trigger is a mistake rather than a choice.
+const MIN_INTERVAL_MS: i64 = 100;
+const MAX_INTERVAL_MS: i64 = 86_400_000;
+const MAX_ROWS: i64 = 100_000_000;
+
+impl Checker<'_> {
+    pub(super) fn sink(
+        &mut self,
+        decl: &ast::SinkDecl,
+        topics: &Declared<ast::TopicDecl>,
+        scope: &Scope,
+    ) -> Option<plan::Sink> {
+        self.check_kafka_name(&decl.name, "sink name (it names the consumer group)");
+        let mut from = Slot::new("from");
+        let mut filter = Slot::new("where");
+        let mut columns = Slot::new("columns");
+        let mut path = Slot::new("path");
+        let mut checkpoint = Slot::new("checkpoint");
+        let mut trigger = Slot::new("trigger");
+        let mut compression = Slot::new("compression");
+        let mut partition = Slot::new("partition");
+        for statement in &decl.statements {
+            let span = statement.span;
+            match &statement.node {
+                SinkStmt::From(name) => from.set(self, name, span),
+                SinkStmt::Where(expr) => filter.set(self, expr, span),
+                SinkStmt::Columns(names) => columns.set(self, names, span),
+                SinkStmt::Path(p) => path.set(self, p, span),
+                SinkStmt::Checkpoint(p) => checkpoint.set(self, p, span),
+                SinkStmt::Trigger(t) => trigger.set(self, t, span),
+                SinkStmt::Compression(c) => compression.set(self, c, span),
+                SinkStmt::Partition(p) => partition.set(self, p, span),
+            }
+        }
+        let what = format!("sink `{}`", decl.name.text);
+        let name = &decl.name.text;
+        let trigger = match trigger.get() {
+            Some(spec) => self.trigger(spec, trigger.span().unwrap_or(decl.name.span)),
+            None => Some(Trigger::Every {
+                interval_ms: Some(10_000),
+                rows: None,
+            }),
+        };
+        let compression = match compression.get() {
+            Some(name) => self.compression(name),
+            None => Some(Compression::Snappy),
+        };
+        let path_lit = path.require(self, decl.name.span, &what, &format!("path \"{name}\""));
+        let checkpoint_lit = checkpoint.require(
+            self,
+            decl.name.span,
+            &what,
+            &format!("checkpoint \"checkpoints/{name}\""),
+        );
+        let path = path_lit.and_then(|p| self.location(p));
+        let checkpoint = checkpoint_lit.and_then(|p| self.location(p));
+
+        let topic_name = from.require(self, decl.name.span, &what, "from my_topic")?;
+        let Some(topic_index) = topics.index_of(&topic_name.text) else {
+            self.unknown(Code::UnknownTopic, "topic", topic_name, topics.names());
+            return None;
+        };
+        let schema = scope.topic_schema(topic_index)?;
+        let filter = match filter.get() {
+            Some(expr) => Some(self.filter(expr, schema)?),
+            None => None,
+        };
+        let partitioning = match partition.get() {
+            Some(spec) => Some(self.partitioning(spec, schema)?),
+            None => None,
+        };
+        let columns = self.sink_columns(columns.get().copied(), schema, partitioning.as_ref())?;
+        Some(plan::Sink {
+            name: name.clone(),
+            topic: Ref::new(topic_index, topic_name.text.clone()),
+            filter,
+            columns,
+            path: path?,
+            checkpoint: checkpoint?,
+            trigger: trigger?,
+            compression: compression?,
+            partitioning,
+        })
+    }
+
+    fn trigger(&mut self, spec: &TriggerSpec, span: Span) -> Option<Trigger> {
+        let TriggerSpec::Every(bounds) = spec else {
+            return Some(Trigger::Once);
+        };
+        let mut interval_ms = None;
+        let mut rows = None;
+        let mut ok = true;
+        for bound in bounds {
+            let (slot, value, kind) = match bound.node {
+                TriggerBound::Duration(d) => {
+                    let millis = d.amount.saturating_mul(d.unit.millis());
+                    let problem = if d.amount <= 0 {
+                        Some(("must be longer than zero".to_string(), "a trigger fires every N seconds, for example `every 10s`".to_string()))
+                    } else if millis < MIN_INTERVAL_MS {
+                        Some((format!("is shorter than {MIN_INTERVAL_MS}ms"), "that would write a file for every few events; use `every 1s` or more".to_string()))
+                    } else if millis > MAX_INTERVAL_MS {
+                        Some(("is longer than a day".to_string(), "events would wait over a day to reach the table; use at most `every 1d`, or `trigger once` for batch runs".to_string()))
+                    } else {
+                        None
+                    };
+                    if let Some((what, help)) = problem {
+                        self.report(
+                            Diagnostic::new(Code::BadTrigger, bound.span, format!("the trigger interval {what}"))
+                                .with_label(format!("`{}` as an interval", self.source.slice(bound.span)))
+                                .with_help(help),
+                        );
+                        ok = false;
+                    }
+                    (&mut interval_ms, millis.max(0) as u64, "interval")
+                }
+                TriggerBound::Rows(count) => {
+                    if !(1..=MAX_ROWS).contains(&count) {
+                        self.report(
+                            Diagnostic::new(
+                                Code::BadTrigger,
+                                bound.span,
+                                format!("a file of {count} rows cannot be written"),
+                            )
+                            .with_label(format!("expected 1 to {MAX_ROWS} rows"))
+                            .with_help("a row trigger writes a file every N rows, for example `every 10000 rows`"),
+                        );
+                        ok = false;
+                    }
+                    (&mut rows, count.max(0) as u64, "row count")
+                }
+            };
+            if slot.is_some() {
+                self.report(
+                    Diagnostic::new(Code::BadTrigger, bound.span, format!("the trigger has two {kind}s"))
+                        .with_label("a second bound of the same kind")
+                        .with_help("combine a time and a row count: `every 10s or 10000 rows`"),
+                );
+                ok = false;
+            }
+            *slot = Some(value);
+        }
+        let _ = span;
+        ok.then_some(Trigger::Every { interval_ms, rows })
+    }
+
+    fn compression(&mut self, name: &Name) -> Option<Compression> {
+        let lower = name.text.to_ascii_lowercase();
+        if let Some(found) = Compression::ALL.into_iter().find(|c| c.name() == lower) {
+            return Some(found);
+        }
+        let names: Vec<_> = Compression::ALL.iter().map(|c| c.name()).collect();
+        let help = did_you_mean(&name.text, names.iter().copied())
+            .unwrap_or_else(|| format!("Parquet compressions here are {}", names.join(", ")));
+        self.report(
+            Diagnostic::new(
+                Code::UnknownValue,
+                name.span,
+                format!("unknown compression `{}`", name.text),
+            )
+            .with_label("not a Parquet compression pipec writes")
+            .with_help(help),
+        );
+        None
+    }
+
+    fn partitioning(&mut self, spec: &PartitionSpec, schema: &plan::Schema) -> Option<Partitioning> {
+        let columns = filter_columns(schema);
+        let lookup = |name: &Name| columns.iter().find(|(c, _)| *c == name.text).map(|(_, t)| *t);
+        let not_in_schema = |checker: &mut Self, name: &Name| {
+            let help = closest(&name.text, columns.iter().map(|(c, _)| *c))
+                .map(|c| format!("did you mean `{c}`?"));
+            checker.report(
+                Diagnostic::new(
+                    Code::BadPartition,
+                    name.span,
+                    format!("cannot partition by `{}`: schema `{}` has no such field", name.text, schema.name),
+                )
+                .with_label("not in the schema")
+                .with_help_opt(help),
+            );
+        };
+        match spec {
+            PartitionSpec::Column(name) => {
+                let data_type = match lookup(name) {
+                    None => {
+                        not_in_schema(self, name);
+                        return None;
+                    }
+                    Some(t) => t,
+                };
+                if METADATA_COLUMNS.iter().any(|(c, _)| *c == name.text)
+                    || matches!(data_type, DataType::Float | DataType::Timestamp)
+                {
+                    let help = if data_type == DataType::Timestamp {
+                        format!("partition by its day: `partition by date({})`", name.text)
+                    } else {
+                        "partition by a string, int or bool field with few distinct values".into()
+                    };
+                    self.report(
+                        Diagnostic::new(
+                            Code::BadPartition,
+                            name.span,
+                            format!("`{}` would make a directory per distinct value", name.text),
+                        )
+                        .with_label(format!("{} {data_type} column", super::endpoint::article(data_type)))
+                        .with_help(help),
+                    );
+                    return None;
+                }
+                Some(Partitioning::Column {
+                    column: name.text.clone(),
+                    data_type,
+                })
+            }
+            PartitionSpec::Date { column, alias } => {
+                match lookup(column) {
+                    None => {
+                        not_in_schema(self, column);
+                        return None;
+                    }
+                    Some(DataType::Timestamp) => {}
+                    Some(other) => {
+                        self.report(
+                            Diagnostic::new(
+                                Code::BadPartition,
+                                column.span,
+                                format!("`date()` takes a timestamp, but `{}` is {} {other}", column.text, super::endpoint::article(other)),
+                            )
+                            .with_label("not a timestamp")
+                            .with_help("`timestamp` (the Kafka time) is always there: `partition by date(timestamp)`"),
+                        );
+                        return None;
+                    }
+                }
+                let partition_column = alias.as_ref().map_or("dt", |a| a.text.as_str());
+                if let Some(alias) = alias {
+                    self.check_hive_name(alias, "column", false);
+                    if columns.iter().any(|(c, _)| c.eq_ignore_ascii_case(&alias.text)) {
+                        self.report(
+                            Diagnostic::new(
+                                Code::BadPartition,
+                                alias.span,
+                                format!("the partition column `{}` is already a column", alias.text),
+                            )
+                            .with_label("choose another name")
+                            .with_help("for example `as dt`"),
+                        );
+                        return None;
+                    }
+                }
+                Some(Partitioning::Date {
+                    source: column.text.clone(),
+                    column: partition_column.to_string(),
+                })
+            }
+        }
+    }
+
+    /// The columns written into each file: as listed, or the seed's default
+    /// (`raw_event`, `timestamp`, then every field), less the partition column.
+    fn sink_columns(
+        &mut self,
+        listed: Option<&Vec<Name>>,
+        schema: &plan::Schema,
+        partitioning: Option<&Partitioning>,
+    ) -> Option<Vec<plan::Column>> {
+        let metadata = |name: &str| {
+            METADATA_COLUMNS.iter().find(|(c, _)| *c == name).map(|(c, t)| plan::Column {
+                name: c.to_string(),
+                data_type: *t,
+                nullable: false,
+                source: if *c == "raw_event" { ColumnSource::RawEvent } else { ColumnSource::KafkaTimestamp },
+            })
+        };
+        let field = |f: &plan::Field| plan::Column {
+            name: f.name.clone(),
+            data_type: f.data_type,
+            nullable: f.optional,
+            source: ColumnSource::Field(f.key.clone()),
+        };
+        let partition_column = partitioning.map(|p| p.column().0.to_string());
+        let mut out: Vec<(plan::Column, Option<Span>)> = Vec::new();
+        let mut ok = true;
+        match listed {
+            None => {
+                for (name, _) in METADATA_COLUMNS {
+                    out.extend(metadata(name).map(|c| (c, None)));
+                }
+                out.extend(schema.fields.iter().map(|f| (field(f), None)));
+            }
+            Some(names) => {
+                for name in names {
+                    if let Some((_, Some(first))) = out.iter().find(|(c, _)| c.name == name.text) {
+                        self.report(
+                            Diagnostic::new(Code::Duplicate, name.span, format!("column `{}` is listed twice", name.text))
+                                .with_secondary(*first, "first listed here"),
+                        );
+                        ok = false;
+                        continue;
+                    }
+                    let column = metadata(&name.text)
+                        .or_else(|| schema.fields.iter().find(|f| f.name == name.text).map(field));
+                    match column {
+                        Some(column) => out.push((column, Some(name.span))),
+                        None => {
+                            let known = filter_columns(schema);
+                            let help = match schema.fields.iter().find(|f| f.key == name.text) {
+                                Some(f) => Some(format!("the field reading `{}` is named `{}`", f.key, f.name)),
+                                None => closest(&name.text, known.iter().map(|(c, _)| *c)).map(|c| format!("did you mean `{c}`?")),
+                            };
+                            self.report(
+                                Diagnostic::new(Code::UnknownField, name.span, format!("unknown column `{}`", name.text))
+                                    .with_label(format!("not `raw_event`, `timestamp` or a field of `{}`", schema.name))
+                                    .with_help_opt(help),
+                            );
+                            ok = false;
+                        }
+                    }
+                }
+            }
+        }
+        // Metadata names are fixed; a field named like one would shadow it.
+        for (i, (column, span)) in out.iter().enumerate() {
+            if let Some((other, _)) = out[..i].iter().find(|(o, _)| o.name.eq_ignore_ascii_case(&column.name) && o.name != column.name) {
+                let at = span.unwrap_or_default();
+                let field_span = schema.fields.iter().position(|f| f.name == column.name).map(|_| at);
+                self.report(
+                    Diagnostic::new(
+                        Code::CaseClash,
+                        field_span.unwrap_or(at),
+                        format!("columns `{}` and `{}` differ only in case", other.name, column.name),
+                    )
+                    .with_label("Hive, Spark and Trino would see one column")
+                    .with_help(format!("rename the field `{}`, or list the sink's `columns` without one of them", column.name)),
+                );
+                ok = false;
+            }
+        }
+        let columns: Vec<plan::Column> = out
+            .into_iter()
+            .map(|(c, _)| c)
+            .filter(|c| Some(&c.name) != partition_column.as_ref())
+            .collect();
+        ok.then_some(columns)
+    }
+}

@@ -1,0 +1,172 @@
+//! Where sinks write: locations, and that no two of them overlap.
+
+use super::{Checker, Declared};
+use crate::ast::{self, StringLit};
+use crate::diagnostic::{Code, Diagnostic};
+use crate::plan::{self, Location};
+use crate::source::Span;
+
+impl Checker<'_> {
+    /// A path or URL setting, after environment values are filled in.
+    pub(super) fn location(&mut self, literal: &StringLit) -> Option<Location> {
+        let value = self.interpolate(literal)?;
+        let value = value.trim();
+        if value.is_empty() {
+            self.report(
+                Diagnostic::new(Code::StorageOverlap, literal.span, "empty path")
+                    .with_label("files need a directory")
+                    .with_help("give a directory, relative to the data directory, or an `s3://` URL"),
+            );
+            return None;
+        }
+        Some(match value.split_once("://") {
+            Some((scheme, _)) if !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) => {
+                Location::Url(value.trim_end_matches('/').to_string())
+            }
+            _ if value.starts_with('/') => Location::Absolute(normalize(value)),
+            _ => Location::Relative(normalize(value)),
+        })
+    }
+
+    /// No two sinks (nor the dead-letter table) share a directory, nor does
+    /// one live inside another's: a reader of one table would read the
+    /// other's files, and two checkpoints in one place corrupt each other.
+    pub(super) fn check_storage(
+        &mut self,
+        sinks: &[plan::Sink],
+        decls: &Declared<ast::SinkDecl>,
+        dead_letters: &plan::DeadLetters,
+        dead_letters_span: Span,
+    ) {
+        let mut places: Vec<(String, &'static str, &Location, Span)> = Vec::new();
+        for sink in sinks {
+            let decl = decls.items.iter().find(|(n, _)| n.text == sink.name).map(|(_, d)| *d);
+            let span_of = |want: fn(&ast::SinkStmt) -> bool| {
+                decl.and_then(|d| d.statements.iter().find(|s| want(&s.node)).map(|s| s.span))
+                    .unwrap_or_default()
+            };
+            places.push((
+                format!("sink `{}`", sink.name),
+                "files",
+                &sink.path,
+                span_of(|s| matches!(s, ast::SinkStmt::Path(_))),
+            ));
+            places.push((
+                format!("sink `{}`", sink.name),
+                "checkpoint",
+                &sink.checkpoint,
+                span_of(|s| matches!(s, ast::SinkStmt::Checkpoint(_))),
+            ));
+        }
+        places.push((
+            "the dead-letter table".to_string(),
+            "files",
+            &dead_letters.path,
+            dead_letters_span,
+        ));
+
+        for (i, (owner, role, location, span)) in places.iter().enumerate() {
+            for (other_owner, other_role, other_location, other_span) in &places[..i] {
+                let Some(relation) = relation(location, other_location) else {
+                    continue;
+                };
+                let what = match relation {
+                    Relation::Same => format!(
+                        "{owner}'s {role} directory is the same as {other_owner}'s {other_role} directory"
+                    ),
+                    Relation::Inside => format!(
+                        "{owner}'s {role} directory is inside {other_owner}'s {other_role} directory"
+                    ),
+                    Relation::Contains => format!(
+                        "{owner}'s {role} directory contains {other_owner}'s {other_role} directory"
+                    ),
+                };
+                let (primary, secondary) = if *span == Span::default() {
+                    (*other_span, None)
+                } else {
+                    (*span, Some(*other_span))
+                };
+                let mut diagnostic = Diagnostic::new(Code::StorageOverlap, primary, what)
+                    .with_label(format!("`{}`", location.as_str()))
+                    .with_help("give every sink its own path and its own checkpoint directory, side by side");
+                if let Some(secondary) = secondary.filter(|s| *s != Span::default()) {
+                    diagnostic = diagnostic.with_secondary(secondary, format!("{other_owner}'s {other_role}"));
+                }
+                self.report(diagnostic);
+            }
+        }
+    }
+}
+
+enum Relation {
+    Same,
+    /// The first is inside the second.
+    Inside,
+    Contains,
+}
+
+fn relation(a: &Location, b: &Location) -> Option<Relation> {
+    let same_kind = std::mem::discriminant(a) == std::mem::discriminant(b);
+    if !same_kind {
+        return None;
+    }
+    let (a, b) = (components(a.as_str()), components(b.as_str()));
+    if a == b {
+        Some(Relation::Same)
+    } else if a.starts_with(&b) {
+        Some(Relation::Inside)
+    } else if b.starts_with(&a) {
+        Some(Relation::Contains)
+    } else {
+        None
+    }
+}
+
+fn components(path: &str) -> Vec<&str> {
+    path.split('/').filter(|c| !c.is_empty() && *c != ".").collect()
+}
+
+/// `./a//b/../c/` → `a/c`: lexical, so that equal directories compare equal.
+fn normalize(path: &str) -> String {
+    let absolute = path.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." if parts.last().is_some_and(|p| *p != "..") => {
+                parts.pop();
+            }
+            ".." if absolute => {}
+            part => parts.push(part),
+        }
+    }
+    let joined = parts.join("/");
+    match (absolute, joined.is_empty()) {
+        (true, _) => format!("/{joined}"),
+        (false, true) => ".".to_string(),
+        (false, false) => joined,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalizes_lexically() {
+        assert_eq!(normalize("./a//b/../c/"), "a/c");
+        assert_eq!(normalize("/tmp/../x"), "/x");
+        assert_eq!(normalize("../up"), "../up");
+        assert_eq!(normalize("."), ".");
+    }
+
+    #[test]
+    fn relations_compare_components_not_prefixes() {
+        let rel = |p: &str| Location::Relative(p.to_string());
+        assert!(matches!(relation(&rel("out"), &rel("out")), Some(Relation::Same)));
+        assert!(matches!(relation(&rel("out/a"), &rel("out")), Some(Relation::Inside)));
+        assert!(matches!(relation(&rel("out"), &rel("out/a")), Some(Relation::Contains)));
+        assert!(relation(&rel("output"), &rel("out")).is_none());
+        assert!(relation(&rel("out"), &Location::Absolute("/out".into())).is_none());
+    }
+}

@@ -1,0 +1,190 @@
+//! Turns pest's "expected rules" into a message in the user's words.
+
+use super::Rule;
+use crate::diagnostic::{Code, Diagnostic};
+use crate::source::{Source, Span};
+use pest::error::{Error, ErrorVariant, InputLocation};
+
+pub(super) fn is_keyword(rule: Rule) -> bool {
+    format!("{rule:?}").starts_with("kw_")
+}
+
+pub(super) fn diagnostic(source: &Source, error: &Error<Rule>) -> Diagnostic {
+    let offset = match error.location {
+        InputLocation::Pos(offset) => offset,
+        InputLocation::Span((start, _)) => start,
+    };
+    let found = Token::at(&source.text, offset);
+    let positives = match &error.variant {
+        ErrorVariant::ParsingError { positives, .. } => positives.clone(),
+        ErrorVariant::CustomError { .. } => Vec::new(),
+    };
+
+    if positives.iter().any(|rule| {
+        matches!(
+            rule,
+            Rule::string_text | Rule::string_escape | Rule::bad_escape
+        )
+    }) {
+        return Diagnostic::new(Code::Syntax, found.span, "unterminated string")
+            .with_label("the string is still open here")
+            .with_help("a string ends with `\"` on the same line; write `\\n` for a line break");
+    }
+
+    let expected = expected_list(&positives);
+    let message = if expected.is_empty() {
+        format!("unexpected {}", found.description)
+    } else {
+        format!("expected {expected}, found {}", found.description)
+    };
+    let diagnostic = Diagnostic::new(Code::Syntax, found.span, message)
+        .with_label(format!("unexpected {}", found.description));
+    let is_block_statement = positives.iter().any(|rule| is_keyword(*rule))
+        && positives.contains(&Rule::rbrace);
+    match found.text {
+        ":" if is_block_statement => diagnostic
+            .with_help("settings take no colon: write `schema game_event`, not `schema: game_event`"),
+        ";" => diagnostic.with_help("statements end at the line's end; pipec needs no `;`"),
+        "=" if positives.contains(&Rule::colon) => {
+            diagnostic.with_help("a schema field is written `name: type`")
+        }
+        _ => diagnostic,
+    }
+}
+
+/// "`a`, `b` or `c`", most useful first, without repeats.
+fn expected_list(positives: &[Rule]) -> String {
+    let mut items: Vec<String> = Vec::new();
+    let declaration_keywords = [
+        Rule::kw_pipeline,
+        Rule::kw_kafka,
+        Rule::kw_schema,
+        Rule::kw_topic,
+        Rule::kw_endpoint,
+        Rule::kw_sink,
+        Rule::kw_table,
+        Rule::kw_dead_letters,
+    ];
+    let at_top_level = declaration_keywords.iter().all(|k| positives.contains(k));
+    if at_top_level {
+        items.push(
+            "a declaration (`schema`, `topic`, `endpoint`, `sink`, `table`, `kafka`, `dead_letters` or `pipeline`)"
+                .to_string(),
+        );
+    }
+    let mut operator = false;
+    for rule in positives {
+        if at_top_level && declaration_keywords.contains(rule) {
+            continue;
+        }
+        let description = match describe(*rule) {
+            Description::Operator => {
+                operator = true;
+                continue;
+            }
+            Description::Text(text) => text,
+        };
+        if !items.contains(&description) {
+            items.push(description);
+        }
+    }
+    if operator {
+        items.push("an operator".to_string());
+    }
+    match items.len() {
+        0 => String::new(),
+        1 => items.remove(0),
+        n => {
+            let last = items.remove(n - 1);
+            format!("{} or {last}", items.join(", "))
+        }
+    }
+}
+
+enum Description {
+    Text(String),
+    /// Collapsed into one "an operator".
+    Operator,
+}
+
+fn describe(rule: Rule) -> Description {
+    use Rule::*;
+    let text = match rule {
+        kw_and | kw_or | op_eq | op_ne | op_le | op_ge | op_lt | op_gt | op_single_eq
+        | is_null | in_list => return Description::Operator,
+        name | plain_name | quoted_name | name_list | qualified_name => "a name",
+        string => "a string in double quotes",
+        integer => "a whole number",
+        float => "a number",
+        duration | trigger_bound => "a duration such as `10s`",
+        row_count => "a row count such as `10000 rows`",
+        literal | boolean | null => "a value (a string, number, `true`, `false` or `null`)",
+        http_method => "an HTTP method such as `GET`",
+        field_value | header_value | query_value => {
+            "a value: a literal, `header \"...\"`, `query \"...\"`, `received_time` or `request_id`"
+        }
+        expr | column | call | paren_expr => "an expression",
+        lbrace => "`{`",
+        rbrace => "`}`",
+        lparen => "`(`",
+        rparen => "`)`",
+        lbracket => "`[`",
+        rbracket => "`]`",
+        comma => "`,`",
+        colon => "`:`",
+        dot => "`.`",
+        assign => "`=`",
+        question => "`?`",
+        EOI => "end of file",
+        rule if is_keyword(rule) => {
+            let rule_name = format!("{rule:?}");
+            return Description::Text(format!("`{}`", &rule_name["kw_".len()..]));
+        }
+        other => return Description::Text(format!("{other:?}").replace('_', " ")),
+    };
+    Description::Text(text.to_string())
+}
+
+/// What the parser stopped at, for "found ...".
+struct Token<'a> {
+    text: &'a str,
+    span: Span,
+    description: String,
+}
+
+impl<'a> Token<'a> {
+    fn at(text: &'a str, offset: usize) -> Token<'a> {
+        let rest = &text[offset..];
+        let Some(first) = rest.chars().next() else {
+            return Token {
+                text: "",
+                span: Span::new(offset, offset),
+                description: "end of file".to_string(),
+            };
+        };
+        let len = if first.is_alphanumeric() || first == '_' {
+            rest.find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len())
+        } else if first == '"' {
+            rest[1..].find(['"', '\n']).map_or(rest.len(), |end| {
+                let close = rest.as_bytes().get(end + 1) == Some(&b'"');
+                end + 1 + usize::from(close)
+            })
+        } else {
+            first.len_utf8()
+        };
+        let token = &rest[..len];
+        let description = if first == '"' {
+            "a string".to_string()
+        } else if first == '\n' || first == '\r' {
+            "end of line".to_string()
+        } else {
+            format!("`{token}`")
+        };
+        Token {
+            text: token,
+            span: Span::new(offset, offset + len),
+            description,
+        }
+    }
+}

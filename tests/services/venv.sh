@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Creates (once) the Python virtualenv that pipec's tests use to read back
+# what pipec writes with independent implementations: pyarrow reads the
+# Parquet files, duckdb queries them with SQL. (pyspark comes later.)
+#
+# Why a venv outside the repo: machines are handed out fresh, so the project
+# must install its own test dependencies, and a cached venv makes every run
+# after the first instant. Versions are pinned so results do not drift; both
+# install as binary wheels for the machine's Python 3.11 from PyPI.
+#
+# Idempotent: if the venv exists, its python runs, and it was built from the
+# exact same requirement list (recorded in a stamp file), nothing is done.
+# Changing REQUIREMENTS below rebuilds it on the next run.
+#
+# Last line of stdout is always the venv's python path, so callers can do:
+#   PY="$(tests/services/venv.sh | tail -n 1)"
+#
+# Environment knobs:
+#   PIPEC_CACHE   cache root (default $HOME/.cache/pipec); venv at $PIPEC_CACHE/venv
+#   PIPEC_PYTHON  interpreter to build the venv from (default python3)
+set -euo pipefail
+
+REQUIREMENTS=(
+  "pyarrow==26.0.1"
+  "duckdb==2.0.1"
+)
+
+CACHE="${PIPEC_CACHE:-$HOME/.cache/pipec}"
+VENV="$CACHE/venv"
+PY="$VENV/bin/python"
+STAMP="$VENV/.pipec-requirements"
+BASE_PYTHON="${PIPEC_PYTHON:-python3}"
+
+log() { printf 'venv.sh: %s\n' "$*" >&2; }
+
+want="$(printf '%s\n' "${REQUIREMENTS[@]}")"
+
+# Fast path: same requirements and a working interpreter (a venv breaks if
+# the base Python it points to was removed or upgraded).
+if [ -x "$PY" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ] \
+   && "$PY" -c 'import sys' >/dev/null 2>&1; then
+  log "venv up to date at $VENV"
+  echo "$PY"
+  exit 0
+fi
+
+command -v "$BASE_PYTHON" >/dev/null 2>&1 || { log "ERROR: $BASE_PYTHON not found"; exit 1; }
+log "building venv at $VENV with $("$BASE_PYTHON" --version 2>&1) for: ${REQUIREMENTS[*]}"
+mkdir -p "$CACHE"
+# Start clean: a half-built or stale venv is cheaper to redo than to repair.
+rm -rf "$VENV"
+"$BASE_PYTHON" -m venv "$VENV"
+# Wheels only: building pyarrow/duckdb from source would take far too long
+# on a 2-core machine; if no wheel fits, fail at once and loudly.
+"$PY" -m pip install --quiet --disable-pip-version-check --only-binary=:all: \
+  "${REQUIREMENTS[@]}" >&2
+"$PY" -c 'import pyarrow, duckdb; print("pyarrow", pyarrow.__version__, "duckdb", duckdb.__version__)' >&2
+# Written last: its presence means the venv is complete.
+printf '%s\n' "${REQUIREMENTS[@]}" >"$STAMP"
+log "done"
+echo "$PY"
