@@ -89,7 +89,10 @@ pub fn run(args: CheckArgs) -> Outcome {
                 io_error: None,
                 diagnostics: diagnostics
                     .iter()
-                    .map(|d| serde_json::to_value(render::to_json(&source, d)).expect("diagnostics serialise"))
+                    .map(|d| {
+                        serde_json::to_value(render::to_json(&source, d))
+                            .expect("diagnostics serialise")
+                    })
                     .collect(),
             }),
         }
@@ -104,7 +107,11 @@ pub fn run(args: CheckArgs) -> Outcome {
             "errors": errors,
             "warnings": warnings,
         });
-        let _ = writeln!(stdout, "{}", serde_json::to_string_pretty(&report).expect("report serialises"));
+        let _ = writeln!(
+            stdout,
+            "{}",
+            serde_json::to_string_pretty(&report).expect("report serialises")
+        );
     }
     if args.emit == Some(Emit::Plan) {
         for (i, plan) in plans.iter().enumerate() {

@@ -9,7 +9,11 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "pipec", version, about = "Compile and run declarative event pipelines")]
+#[command(
+    name = "pipec",
+    version,
+    about = "Compile and run declarative event pipelines"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -100,11 +100,17 @@ pub struct EndpointDecl {
 #[derive(Debug, Clone, PartialEq)]
 pub enum EndpointStmt {
     Into(Name),
-    Set { field: Name, value: Spanned<FieldValue> },
+    Set {
+        field: Name,
+        value: Spanned<FieldValue>,
+    },
     Headers(HeaderSelection),
     BodyJson,
     AuthBearer(StringLit),
-    Respond { status: Spanned<i64>, body: Option<StringLit> },
+    Respond {
+        status: Spanned<i64>,
+        body: Option<StringLit>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -184,7 +190,10 @@ impl DurationUnit {
 pub enum PartitionSpec {
     Column(Name),
     /// `partition by date(timestamp) as dt`
-    Date { column: Name, alias: Option<Name> },
+    Date {
+        column: Name,
+        alias: Option<Name>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -223,11 +232,25 @@ pub type Expr = Spanned<ExprKind>;
 pub enum ExprKind {
     Literal(Literal),
     Column(Name),
-    Call { function: Name, args: Vec<Expr> },
+    Call {
+        function: Name,
+        args: Vec<Expr>,
+    },
     Not(Box<Expr>),
-    Binary { op: Spanned<BinaryOp>, lhs: Box<Expr>, rhs: Box<Expr> },
-    IsNull { expr: Box<Expr>, negated: bool },
-    InList { expr: Box<Expr>, list: Vec<Spanned<Literal>>, negated: bool },
+    Binary {
+        op: Spanned<BinaryOp>,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
+    IsNull {
+        expr: Box<Expr>,
+        negated: bool,
+    },
+    InList {
+        expr: Box<Expr>,
+        list: Vec<Spanned<Literal>>,
+        negated: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -84,6 +84,43 @@ pub enum Code {
 }
 
 impl Code {
+    /// Every code, for tests that each one has a fixture.
+    pub const ALL: &'static [Code] = &[
+        Code::Syntax,
+        Code::BadEscape,
+        Code::BadNumber,
+        Code::UnknownSchema,
+        Code::UnknownTopic,
+        Code::UnknownSink,
+        Code::UnknownField,
+        Code::UnknownType,
+        Code::UnknownFunction,
+        Code::UnknownValue,
+        Code::Duplicate,
+        Code::DuplicateSetting,
+        Code::MissingSetting,
+        Code::TypeMismatch,
+        Code::WrongArity,
+        Code::NotBoolean,
+        Code::SingleEquals,
+        Code::ValueType,
+        Code::DuplicateRoute,
+        Code::RequiredFieldNotSet,
+        Code::BadEndpoint,
+        Code::BadStatus,
+        Code::StorageOverlap,
+        Code::BadTrigger,
+        Code::BadPartition,
+        Code::ColumnNotWritten,
+        Code::PartitionMismatch,
+        Code::HiveIdentifier,
+        Code::CaseClash,
+        Code::PropertyConflict,
+        Code::UnsetVariable,
+        Code::BadTopic,
+        Code::UnsatisfiableFilter,
+    ];
+
     pub fn as_str(self) -> &'static str {
         use Code::*;
         match self {
@@ -261,10 +298,7 @@ impl From<Diagnostic> for Diagnostics {
 }
 
 /// "did you mean `x`?" for the known name closest to `unknown`, if any is close.
-pub fn did_you_mean<'a>(
-    unknown: &str,
-    known: impl IntoIterator<Item = &'a str>,
-) -> Option<String> {
+pub fn did_you_mean<'a>(unknown: &str, known: impl IntoIterator<Item = &'a str>) -> Option<String> {
     closest(unknown, known).map(|name| format!("did you mean `{name}`?"))
 }
 
@@ -306,17 +340,13 @@ mod tests {
     }
 
     #[test]
-    fn codes_are_unique() {
+    fn codes_are_unique_and_warnings_are_w() {
         use std::collections::HashSet;
-        let all = [
-            Code::Syntax,
-            Code::BadEscape,
-            Code::UnknownSchema,
-            Code::UnsatisfiableFilter,
-            Code::HiveIdentifier,
-        ];
-        let strings: HashSet<_> = all.iter().map(|c| c.as_str()).collect();
-        assert_eq!(strings.len(), all.len());
-        assert_eq!(Code::UnsatisfiableFilter.severity(), Severity::Warning);
+        let strings: HashSet<_> = Code::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(strings.len(), Code::ALL.len());
+        for code in Code::ALL {
+            let warning = code.severity() == Severity::Warning;
+            assert_eq!(warning, code.as_str().starts_with('W'), "{code:?}");
+        }
     }
 }

@@ -212,10 +212,14 @@ mod tests {
     #[test]
     fn renders_location_source_line_and_carets() {
         let source = Source::new("f.pipe", "topic events {\n  schema GameEvnt\n}\n");
-        let diagnostic = Diagnostic::new(Code::UnknownSchema, Span::new(24, 32), "unknown schema `GameEvnt`")
-            .with_label("no schema has this name")
-            .with_secondary(Span::new(0, 5), "in this topic")
-            .with_help("did you mean `GameEvent`?");
+        let diagnostic = Diagnostic::new(
+            Code::UnknownSchema,
+            Span::new(24, 32),
+            "unknown schema `GameEvnt`",
+        )
+        .with_label("no schema has this name")
+        .with_secondary(Span::new(0, 5), "in this topic")
+        .with_help("did you mean `GameEvent`?");
         let text = render(&source, &diagnostic, Style::Plain);
         assert_eq!(
             text,

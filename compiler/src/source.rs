@@ -57,7 +57,10 @@ impl Source {
     /// The pipeline's default name: the file name without directories or extension.
     pub fn stem(&self) -> &str {
         let base = self.name.rsplit(['/', '\\']).next().unwrap_or(&self.name);
-        base.split('.').next().filter(|s| !s.is_empty()).unwrap_or(base)
+        base.split('.')
+            .next()
+            .filter(|s| !s.is_empty())
+            .unwrap_or(base)
     }
 
     /// 0-based index of the line holding byte `offset`.
@@ -129,7 +132,10 @@ mod tests {
 
     #[test]
     fn stem_drops_directories_and_extension() {
-        assert_eq!(Source::new("pipelines/game_events.pipe", "").stem(), "game_events");
+        assert_eq!(
+            Source::new("pipelines/game_events.pipe", "").stem(),
+            "game_events"
+        );
         assert_eq!(Source::new("x", "").stem(), "x");
     }
 }

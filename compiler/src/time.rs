@@ -95,7 +95,10 @@ mod tests {
     fn parses_rfc3339() {
         assert_eq!(parse_timestamp("1970-01-01"), Some(0));
         assert_eq!(parse_timestamp("1970-01-01T00:00:01Z"), Some(1_000_000));
-        assert_eq!(parse_timestamp("2020-08-02T22:49:11Z"), Some(1_596_408_551_000_000));
+        assert_eq!(
+            parse_timestamp("2020-08-02T22:49:11Z"),
+            Some(1_596_408_551_000_000)
+        );
         assert_eq!(
             parse_timestamp("2020-08-02T22:49:11.5+01:00"),
             Some(1_596_408_551_500_000 - 3_600_000_000)
@@ -105,7 +108,15 @@ mod tests {
 
     #[test]
     fn rejects_what_is_not_a_time() {
-        for bad in ["", "2020", "2020-13-01", "2021-02-29", "2020-08-02T25:00:00Z", "2020-08-02T22:49:11", "yesterday"] {
+        for bad in [
+            "",
+            "2020",
+            "2020-13-01",
+            "2021-02-29",
+            "2020-08-02T25:00:00Z",
+            "2020-08-02T22:49:11",
+            "yesterday",
+        ] {
             assert_eq!(parse_timestamp(bad), None, "{bad}");
         }
     }

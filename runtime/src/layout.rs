@@ -33,7 +33,11 @@ impl ResolvedLocation {
 pub fn directories(plan: &Plan, data_dir: &Path) -> Vec<(String, &'static str, ResolvedLocation)> {
     let mut out = Vec::new();
     for sink in &plan.sinks {
-        out.push((sink.name.clone(), "files", ResolvedLocation::resolve(&sink.path, data_dir)));
+        out.push((
+            sink.name.clone(),
+            "files",
+            ResolvedLocation::resolve(&sink.path, data_dir),
+        ));
         out.push((
             sink.name.clone(),
             "checkpoint",
@@ -56,7 +60,10 @@ mod tests {
     fn relative_paths_resolve_against_the_data_dir() {
         let data = Path::new("/srv/pipec");
         let rel = ResolvedLocation::resolve(&Location::Relative("sword_purchases".into()), data);
-        assert_eq!(rel, ResolvedLocation::Local(PathBuf::from("/srv/pipec/sword_purchases")));
+        assert_eq!(
+            rel,
+            ResolvedLocation::Local(PathBuf::from("/srv/pipec/sword_purchases"))
+        );
         assert_eq!(rel.to_uri(), "file:///srv/pipec/sword_purchases");
         let abs = ResolvedLocation::resolve(&Location::Absolute("/tmp/x".into()), data);
         assert_eq!(abs, ResolvedLocation::Local(PathBuf::from("/tmp/x")));

@@ -4,7 +4,7 @@ use super::settings::Slot;
 use super::{Checker, Declared, Scope};
 use crate::ast::{self, Ast, Declaration, EndpointStmt, FieldValue, HeaderSelection, Literal};
 use crate::diagnostic::{closest, Code, Diagnostic};
-use crate::plan::{self, HeaderCapture, Method, Ref, Response, Secret, ValueSource, Value};
+use crate::plan::{self, HeaderCapture, Method, Ref, Response, Secret, Value, ValueSource};
 use crate::types::DataType;
 
 /// Paths the runtime serves itself.
@@ -146,19 +146,31 @@ impl Checker<'_> {
         for (field_name, value, span) in sets {
             let Some(index) = schema.fields.iter().position(|f| f.name == field_name.text) else {
                 let help = match schema.fields.iter().find(|f| f.key == field_name.text) {
-                    Some(f) => Some(format!("the field reading `{}` is named `{}`", f.key, f.name)),
-                    None => closest(&field_name.text, schema.fields.iter().map(|f| f.name.as_str()))
-                        .map(|c| format!("did you mean `{c}`?")),
+                    Some(f) => Some(format!(
+                        "the field reading `{}` is named `{}`",
+                        f.key, f.name
+                    )),
+                    None => closest(
+                        &field_name.text,
+                        schema.fields.iter().map(|f| f.name.as_str()),
+                    )
+                    .map(|c| format!("did you mean `{c}`?")),
                 };
                 self.report(
                     Diagnostic::new(
                         Code::UnknownField,
                         field_name.span,
-                        format!("schema `{}` has no field `{}`", schema.name, field_name.text),
+                        format!(
+                            "schema `{}` has no field `{}`",
+                            schema.name, field_name.text
+                        ),
                     )
                     .with_label("not a field of the topic's schema")
                     .with_help_opt(help)
-                    .with_help(format!("add `{}: ...` to schema `{}`", field_name.text, schema.name)),
+                    .with_help(format!(
+                        "add `{}: ...` to schema `{}`",
+                        field_name.text, schema.name
+                    )),
                 );
                 continue;
             };
@@ -195,10 +207,14 @@ impl Checker<'_> {
         };
         let json_body = body.get().is_some();
         for field in schema.fields.iter().filter(|f| !f.optional) {
-            let set = fields.iter().any(|a| a.field.name == field.name);
+            let set = set_spans
+                .iter()
+                .any(|(i, _)| schema.fields[*i].name == field.name);
             let from_headers = match &headers {
                 HeaderCapture::All => true,
-                HeaderCapture::Named(names) => names.iter().any(|n| n.eq_ignore_ascii_case(&field.key)),
+                HeaderCapture::Named(names) => {
+                    names.iter().any(|n| n.eq_ignore_ascii_case(&field.key))
+                }
                 HeaderCapture::None => false,
             };
             if !(set || from_headers || json_body) {
@@ -206,7 +222,10 @@ impl Checker<'_> {
                     Diagnostic::new(
                         Code::RequiredFieldNotSet,
                         decl.method.span.to(decl.path.span),
-                        format!("this endpoint never sets the required field `{}`", field.name),
+                        format!(
+                            "this endpoint never sets the required field `{}`",
+                            field.name
+                        ),
                     )
                     .with_label(format!("events from here would lack `{}`", field.name))
                     .with_help(format!(
@@ -256,7 +275,10 @@ impl Checker<'_> {
     fn check_route_path(&mut self, path: &ast::StringLit) {
         let value = &path.value;
         let problem = if !value.starts_with('/') {
-            Some(("a path starts with `/`".to_string(), format!("write \"/{value}\"")))
+            Some((
+                "a path starts with `/`".to_string(),
+                format!("write \"/{value}\""),
+            ))
         } else if let Some(bad) = value
             .chars()
             .find(|c| !(c.is_ascii_alphanumeric() || "/-._~".contains(*c)))
@@ -266,7 +288,10 @@ impl Checker<'_> {
                 "paths are letters, digits and `/ - . _ ~`; query parameters are read with `query \"name\"`".to_string(),
             ))
         } else if value.contains("//") {
-            Some(("empty path segment `//`".to_string(), "remove the extra `/`".to_string()))
+            Some((
+                "empty path segment `//`".to_string(),
+                "remove the extra `/`".to_string(),
+            ))
         } else if RESERVED_PATHS.contains(&value.as_str()) {
             Some((
                 format!("pipec serves `{value}` itself"),
@@ -313,7 +338,11 @@ impl Checker<'_> {
             Diagnostic::new(
                 Code::ValueType,
                 value.span,
-                format!("field `{}` is {} {expected}, not {found}", field.name, article(expected)),
+                format!(
+                    "field `{}` is {} {expected}, not {found}",
+                    field.name,
+                    article(expected)
+                ),
             )
         };
         Some(match &value.node {
@@ -360,7 +389,9 @@ impl Checker<'_> {
                         self.report(
                             mismatch("null")
                                 .with_label("an endpoint sets a value or leaves the field out")
-                                .with_help("remove this `set`; an optional field left unset is null"),
+                                .with_help(
+                                    "remove this `set`; an optional field left unset is null",
+                                ),
                         );
                         return None;
                     }

@@ -26,10 +26,16 @@ impl Checker<'_> {
                 Diagnostic::new(
                     Code::NotBoolean,
                     expr.span,
-                    format!("a filter must be true or false, but this is {} {}", article(typed.data_type()), typed.data_type()),
+                    format!(
+                        "a filter must be true or false, but this is {} {}",
+                        article(typed.data_type()),
+                        typed.data_type()
+                    ),
                 )
                 .with_label("not a condition")
-                .with_help("compare it with something, for example `event_type == \"purchase_sword\"`"),
+                .with_help(
+                    "compare it with something, for example `event_type == \"purchase_sword\"`",
+                ),
             );
             return None;
         }
@@ -48,7 +54,10 @@ impl Checker<'_> {
                     });
                 }
                 let help = match schema.fields.iter().find(|f| f.key == name.text) {
-                    Some(f) => Some(format!("the field reading `{}` is named `{}`", f.key, f.name)),
+                    Some(f) => Some(format!(
+                        "the field reading `{}` is named `{}`",
+                        f.key, f.name
+                    )),
                     None => closest(&name.text, columns.iter().map(|(c, _)| *c))
                         .map(|c| format!("did you mean `{c}`?")),
                 };
@@ -99,11 +108,18 @@ impl Checker<'_> {
                     compare => self.comparison(compare, lhs, rhs, left, right),
                 }
             }
-            ExprKind::IsNull { expr: inner, negated } => Some(TypedExpr::IsNull {
+            ExprKind::IsNull {
+                expr: inner,
+                negated,
+            } => Some(TypedExpr::IsNull {
                 expr: Box::new(self.typed(inner, schema)?),
                 negated: *negated,
             }),
-            ExprKind::InList { expr: inner, list, negated } => {
+            ExprKind::InList {
+                expr: inner,
+                list,
+                negated,
+            } => {
                 let typed = self.typed(inner, schema)?;
                 let expected = typed.data_type();
                 let mut values = Vec::new();
@@ -119,15 +135,28 @@ impl Checker<'_> {
                                 Code::TypeMismatch,
                                 item.span,
                                 match found {
-                                    Some(found) => format!("`{}` is {} {expected}, but this item is {} {found}", self.source.slice(inner.span), article(expected), article(found)),
+                                    Some(found) => format!(
+                                        "`{}` is {} {expected}, but this item is {} {found}",
+                                        self.source.slice(inner.span),
+                                        article(expected),
+                                        article(found)
+                                    ),
                                     None => "`null` in a list never matches".to_string(),
                                 },
                             )
                             .with_label(format!("expected {} {expected}", article(expected)));
                             self.report(match found {
-                                None => diagnostic.with_help(format!("test for null with `{} is null`", self.source.slice(inner.span))),
-                                Some(DataType::Int | DataType::Float | DataType::Bool) if expected == DataType::String => {
-                                    diagnostic.with_help(format!("quote it: `\"{}\"`", self.source.slice(item.span)))
+                                None => diagnostic.with_help(format!(
+                                    "test for null with `{} is null`",
+                                    self.source.slice(inner.span)
+                                )),
+                                Some(DataType::Int | DataType::Float | DataType::Bool)
+                                    if expected == DataType::String =>
+                                {
+                                    diagnostic.with_help(format!(
+                                        "quote it: `\"{}\"`",
+                                        self.source.slice(item.span)
+                                    ))
                                 }
                                 _ => diagnostic,
                             });
@@ -136,8 +165,12 @@ impl Checker<'_> {
                 }
                 if list.is_empty() {
                     self.report(
-                        Diagnostic::new(Code::TypeMismatch, expr.span, "an empty list matches nothing")
-                            .with_label("`in []` is always false"),
+                        Diagnostic::new(
+                            Code::TypeMismatch,
+                            expr.span,
+                            "an empty list matches nothing",
+                        )
+                        .with_label("`in []` is always false"),
                     );
                     return None;
                 }
@@ -152,7 +185,10 @@ impl Checker<'_> {
                     let help = closest(&function.text, Function::ALL.iter().map(|f| f.name()))
                         .map(|c| format!("did you mean `{c}`?"))
                         .unwrap_or_else(|| {
-                            let all: Vec<_> = Function::ALL.iter().map(|f| format!("`{}`", f.name())).collect();
+                            let all: Vec<_> = Function::ALL
+                                .iter()
+                                .map(|f| format!("`{}`", f.name()))
+                                .collect();
                             format!("filters know {}", all.join(", "))
                         });
                     self.report(
@@ -194,7 +230,9 @@ impl Checker<'_> {
                         continue;
                     };
                     let typed = match &typed {
-                        TypedExpr::Literal(value) => coerce(value, *expected).map(TypedExpr::Literal),
+                        TypedExpr::Literal(value) => {
+                            coerce(value, *expected).map(TypedExpr::Literal)
+                        }
                         _ => (typed.data_type() == *expected).then_some(typed.clone()),
                     };
                     match typed {
@@ -205,7 +243,11 @@ impl Checker<'_> {
                                 Diagnostic::new(
                                     Code::TypeMismatch,
                                     arg.span,
-                                    format!("`{}` expects {} {expected} here", known.name(), article(*expected)),
+                                    format!(
+                                        "`{}` expects {} {expected} here",
+                                        known.name(),
+                                        article(*expected)
+                                    ),
                                 )
                                 .with_label(format!("expected {} {expected}", article(*expected)))
                                 .with_help(format!("`{}`", known.signature())),
@@ -213,7 +255,7 @@ impl Checker<'_> {
                         }
                     }
                 }
-                ok.then(|| TypedExpr::Call {
+                ok.then_some(TypedExpr::Call {
                     function: known,
                     args: typed_args,
                 })
@@ -229,7 +271,11 @@ impl Checker<'_> {
             Diagnostic::new(
                 Code::NotBoolean,
                 expr.span,
-                format!("{context} needs a condition, but this is {} {}", article(typed.data_type()), typed.data_type()),
+                format!(
+                    "{context} needs a condition, but this is {} {}",
+                    article(typed.data_type()),
+                    typed.data_type()
+                ),
             )
             .with_label("not true or false"),
         );
@@ -254,23 +300,37 @@ impl Checker<'_> {
         };
         let is_null = |t: &TypedExpr| matches!(t, TypedExpr::Literal(Value::Null));
         if is_null(&left) || is_null(&right) {
-            let (other, null) = if is_null(&right) { (lhs, rhs) } else { (rhs, lhs) };
-            let test = if op == BinaryOp::NotEq { "is not null" } else { "is null" };
+            let (other, null) = if is_null(&right) {
+                (lhs, rhs)
+            } else {
+                (rhs, lhs)
+            };
+            let test = if op == BinaryOp::NotEq {
+                "is not null"
+            } else {
+                "is null"
+            };
             self.report(
-                Diagnostic::new(Code::TypeMismatch, null.span, "a comparison with `null` is never true")
-                    .with_label("compared with null")
-                    .with_help(format!("write `{} {test}`", self.source.slice(other.span))),
+                Diagnostic::new(
+                    Code::TypeMismatch,
+                    null.span,
+                    "a comparison with `null` is never true",
+                )
+                .with_label("compared with null")
+                .with_help(format!("write `{} {test}`", self.source.slice(other.span))),
             );
             return None;
         }
         // A literal takes the type of the other side where it can (an int
         // compared with a float column, a time written as a string).
         let (left, right) = match (&left, &right) {
-            (TypedExpr::Literal(value), other) if !matches!(other, TypedExpr::Literal(_)) => {
-                (coerce(value, other.data_type()).map_or(left.clone(), TypedExpr::Literal), right)
-            }
+            (TypedExpr::Literal(value), other) if !matches!(other, TypedExpr::Literal(_)) => (
+                coerce(value, other.data_type()).map_or(left.clone(), TypedExpr::Literal),
+                right,
+            ),
             (other, TypedExpr::Literal(value)) if !matches!(other, TypedExpr::Literal(_)) => {
-                let coerced = coerce(value, other.data_type()).map_or(right.clone(), TypedExpr::Literal);
+                let coerced =
+                    coerce(value, other.data_type()).map_or(right.clone(), TypedExpr::Literal);
                 (left, coerced)
             }
             _ => (left, right),
@@ -281,20 +341,32 @@ impl Checker<'_> {
             let diagnostic = Diagnostic::new(
                 Code::TypeMismatch,
                 lhs.span.to(rhs.span),
-                format!("cannot compare {} {lt} with {} {rt}", article(lt), article(rt)),
+                format!(
+                    "cannot compare {} {lt} with {} {rt}",
+                    article(lt),
+                    article(rt)
+                ),
             )
-            .with_label(format!("{} {lt} {} {} {rt}", article(lt), op.symbol(), article(rt)))
-            .with_secondary(lhs.span, format!("{lt}"))
-            .with_secondary(rhs.span, format!("{rt}"));
+            .with_label(format!(
+                "{} {lt} {} {} {rt}",
+                article(lt),
+                op.symbol(),
+                article(rt)
+            ));
             let literal_side = [(rhs, rt, lt), (lhs, lt, rt)]
                 .into_iter()
                 .find(|(e, _, _)| matches!(e.node, ExprKind::Literal(_)));
             let diagnostic = match literal_side {
-                Some((literal, found, DataType::String)) if found.is_numeric() || found == DataType::Bool => diagnostic
-                    .with_help(format!("quote it to compare text: `\"{}\"`", self.source.slice(literal.span))),
-                Some((_, DataType::String, DataType::Timestamp)) => {
-                    diagnostic.with_help("write the time in RFC 3339, such as \"2020-08-02T22:49:11Z\"")
+                Some((literal, found, DataType::String))
+                    if found.is_numeric() || found == DataType::Bool =>
+                {
+                    diagnostic.with_help(format!(
+                        "quote it to compare text: `\"{}\"`",
+                        self.source.slice(literal.span)
+                    ))
                 }
+                Some((_, DataType::String, DataType::Timestamp)) => diagnostic
+                    .with_help("write the time in RFC 3339, such as \"2020-08-02T22:49:11Z\""),
                 _ => diagnostic,
             };
             self.report(diagnostic);
@@ -302,9 +374,13 @@ impl Checker<'_> {
         }
         if lt == DataType::Bool && !matches!(compare_op, CompareOp::Eq | CompareOp::NotEq) {
             self.report(
-                Diagnostic::new(Code::TypeMismatch, lhs.span.to(rhs.span), "true and false have no order")
-                    .with_label(format!("`{}` on bools", op.symbol()))
-                    .with_help("compare bools with `==` or `!=`"),
+                Diagnostic::new(
+                    Code::TypeMismatch,
+                    lhs.span.to(rhs.span),
+                    "true and false have no order",
+                )
+                .with_label(format!("`{}` on bools", op.symbol()))
+                .with_help("compare bools with `==` or `!=`"),
             );
             return None;
         }

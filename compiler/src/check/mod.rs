@@ -27,11 +27,16 @@ pub struct CheckedPlan {
 
 /// Checks a parsed file. `Err` holds every error and warning found, sorted by
 /// position; `Ok` holds the plan and any warnings.
-pub fn check(source: &Source, ast: &Ast, env: &dyn Environment) -> Result<CheckedPlan, Diagnostics> {
+pub fn check(
+    source: &Source,
+    ast: &Ast,
+    env: &dyn Environment,
+) -> Result<CheckedPlan, Diagnostics> {
     let mut checker = Checker {
         source,
         env,
         diagnostics: Diagnostics::default(),
+        places: Vec::new(),
     };
     let plan = checker.plan(ast);
     let diagnostics = checker.diagnostics.sorted();
@@ -49,6 +54,9 @@ struct Checker<'a> {
     source: &'a Source,
     env: &'a dyn Environment,
     diagnostics: Diagnostics,
+    /// Every directory the pipeline writes, gathered as sinks are checked
+    /// (even sinks with other errors), then compared by `check_storage`.
+    places: Vec<storage::Place>,
 }
 
 /// Declarations of one kind, by name: the first of each name wins, and later
@@ -179,7 +187,11 @@ impl<'a> Checker<'a> {
             Declaration::Schema(s) => Some(s),
             _ => None,
         }) {
-            if !schemas.items.iter().any(|(_, kept)| std::ptr::eq(*kept, decl)) {
+            if !schemas
+                .items
+                .iter()
+                .any(|(_, kept)| std::ptr::eq(*kept, decl))
+            {
                 self.schema(decl);
             }
         }
@@ -207,7 +219,13 @@ impl<'a> Checker<'a> {
         }
         let plan_sinks: Vec<plan::Sink> = plan_sinks.into_iter().flatten().collect();
         let (dead_letters, dead_letters_span) = self.dead_letters(ast);
-        self.check_storage(&plan_sinks, &sinks, &dead_letters, dead_letters_span);
+        self.places.push(storage::Place {
+            owner: "the dead-letter table".to_string(),
+            role: "files",
+            location: dead_letters.path.clone(),
+            span: dead_letters_span,
+        });
+        self.check_storage();
         let tables = self.tables(ast, &sinks, &plan_sinks, &dead_letters);
         let plan_topics = plan_topics.into_iter().flatten().collect();
 

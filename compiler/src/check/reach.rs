@@ -142,7 +142,10 @@ impl Checker<'_> {
         let mut diagnostic = Diagnostic::new(
             Code::UnsatisfiableFilter,
             where_expr.span,
-            format!("no endpoint can send an event that sink `{}` keeps", sink.name),
+            format!(
+                "no endpoint can send an event that sink `{}` keeps",
+                sink.name
+            ),
         )
         .with_label("false for every event the endpoints emit");
         // Point at a string the endpoints never set, with the closest one they do.
@@ -172,7 +175,11 @@ fn string_comparisons(expr: &ast::Expr) -> Vec<(String, String, crate::source::S
             match (&lhs.node, &rhs.node) {
                 (ExprKind::Column(c), ExprKind::Literal(Literal::String(s)))
                 | (ExprKind::Literal(Literal::String(s)), ExprKind::Column(c)) => {
-                    let span = if matches!(rhs.node, ExprKind::Literal(_)) { rhs.span } else { lhs.span };
+                    let span = if matches!(rhs.node, ExprKind::Literal(_)) {
+                        rhs.span
+                    } else {
+                        lhs.span
+                    };
                     out.push((c.text.clone(), s.clone(), span));
                 }
                 _ => {}
@@ -183,7 +190,11 @@ fn string_comparisons(expr: &ast::Expr) -> Vec<(String, String, crate::source::S
             out.extend(string_comparisons(rhs));
         }
         ExprKind::Not(inner) => out.extend(string_comparisons(inner)),
-        ExprKind::InList { expr: inner, list, negated: false } => {
+        ExprKind::InList {
+            expr: inner,
+            list,
+            negated: false,
+        } => {
             if let ExprKind::Column(c) = &inner.node {
                 for item in list {
                     if let Literal::String(s) = &item.node {
@@ -210,7 +221,9 @@ fn known_columns(endpoint: &plan::Endpoint, schema: &plan::Schema) -> BTreeMap<S
             None if endpoint.json_body => Known::Anything,
             None => match &endpoint.headers {
                 HeaderCapture::All => Known::Anything,
-                HeaderCapture::Named(names) if names.iter().any(|n| n.eq_ignore_ascii_case(&field.key)) => {
+                HeaderCapture::Named(names)
+                    if names.iter().any(|n| n.eq_ignore_ascii_case(&field.key)) =>
+                {
                     Known::Anything
                 }
                 _ => Known::Null,
@@ -246,10 +259,16 @@ fn truth(expr: &TypedExpr, known: &BTreeMap<String, Known>) -> Outcomes {
             Known::Value(_) => Outcomes::exactly(Some(*negated)),
             Known::Anything => ANY,
         },
-        TypedExpr::InList { expr, list, negated } => match value(expr, known) {
+        TypedExpr::InList {
+            expr,
+            list,
+            negated,
+        } => match value(expr, known) {
             Known::Null => Outcomes::exactly(None),
             Known::Value(v) => {
-                let found = list.iter().any(|item| compare(&v, item) == Some(Ordering::Equal));
+                let found = list
+                    .iter()
+                    .any(|item| compare(&v, item) == Some(Ordering::Equal));
                 Outcomes::exactly(Some(found != *negated))
             }
             Known::Anything => ANY,

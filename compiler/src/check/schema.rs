@@ -51,9 +51,10 @@ impl Checker<'_> {
                 .source
                 .as_ref()
                 .map_or(field.name.text.clone(), |s| s.value.clone());
-            if let Some(first) = seen.iter().find(|f| {
-                f.source.as_ref().map_or(&f.name.text, |s| &s.value) == &key
-            }) {
+            if let Some(first) = seen
+                .iter()
+                .find(|f| f.source.as_ref().map_or(&f.name.text, |s| &s.value) == &key)
+            {
                 self.report(
                     Diagnostic::new(
                         Code::Duplicate,
@@ -124,7 +125,11 @@ impl Checker<'_> {
                 .chars()
                 .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
                 .collect();
-            let shown = if bad == ' ' { "a space".to_string() } else { format!("`{bad}`") };
+            let shown = if bad == ' ' {
+                "a space".to_string()
+            } else {
+                format!("`{bad}`")
+            };
             let diagnostic = Diagnostic::new(
                 Code::HiveIdentifier,
                 name.span,
@@ -143,8 +148,12 @@ impl Checker<'_> {
             self.report(diagnostic);
         } else if name.text.is_empty() {
             self.report(
-                Diagnostic::new(Code::HiveIdentifier, name.span, format!("empty {what} name"))
-                    .with_label("a name needs at least one character"),
+                Diagnostic::new(
+                    Code::HiveIdentifier,
+                    name.span,
+                    format!("empty {what} name"),
+                )
+                .with_label("a name needs at least one character"),
             );
         } else if name.text.len() > hive::MAX_NAME_LENGTH {
             self.report(
@@ -216,7 +225,7 @@ impl Checker<'_> {
                 None => {
                     self.unknown(
                         Code::UnknownField,
-                        &format!("field of schema `{}`", resolved.name),
+                        "field",
                         name,
                         resolved.fields.iter().map(|f| f.name.as_str()),
                     );
@@ -266,14 +275,19 @@ impl Checker<'_> {
                             continue;
                         }
                         option_spans.insert(key.value.clone(), key.span);
-                        if matches!(key.value.as_str(), "bootstrap.servers" | "metadata.broker.list") {
+                        if matches!(
+                            key.value.as_str(),
+                            "bootstrap.servers" | "metadata.broker.list"
+                        ) {
                             self.report(
                                 Diagnostic::new(
                                     Code::DuplicateSetting,
                                     key.span,
                                     "brokers are set with `brokers`, not as an option",
                                 )
-                                .with_help("write `brokers \"host:9092\"`, so `--brokers` can override it"),
+                                .with_help(
+                                    "write `brokers \"host:9092\"`, so `--brokers` can override it",
+                                ),
                             );
                             continue;
                         }

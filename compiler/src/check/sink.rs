@@ -56,6 +56,7 @@ impl Checker<'_> {
             Some(name) => self.compression(name),
             None => Some(Compression::Snappy),
         };
+        let (path_span, checkpoint_span) = (path.span(), checkpoint.span());
         let path_lit = path.require(self, decl.name.span, &what, &format!("path \"{name}\""));
         let checkpoint_lit = checkpoint.require(
             self,
@@ -65,6 +66,19 @@ impl Checker<'_> {
         );
         let path = path_lit.and_then(|p| self.location(p));
         let checkpoint = checkpoint_lit.and_then(|p| self.location(p));
+        for (location, role, span) in [
+            (&path, "files", path_span),
+            (&checkpoint, "checkpoint", checkpoint_span),
+        ] {
+            if let (Some(location), Some(span)) = (location, span) {
+                self.places.push(super::storage::Place {
+                    owner: what.clone(),
+                    role,
+                    location: location.clone(),
+                    span,
+                });
+            }
+        }
 
         let topic_name = from.require(self, decl.name.span, &what, "from my_topic")?;
         let Some(topic_index) = topics.index_of(&topic_name.text) else {
@@ -80,7 +94,12 @@ impl Checker<'_> {
             Some(spec) => Some(self.partitioning(spec, schema)?),
             None => None,
         };
-        let columns = self.sink_columns(columns.get().copied(), schema, partitioning.as_ref())?;
+        let columns = self.sink_columns(
+            columns.get().copied(),
+            schema,
+            partitioning.as_ref(),
+            decl.name.span,
+        )?;
         Some(plan::Sink {
             name: name.clone(),
             topic: Ref::new(topic_index, topic_name.text.clone()),
@@ -106,9 +125,16 @@ impl Checker<'_> {
                 TriggerBound::Duration(d) => {
                     let millis = d.amount.saturating_mul(d.unit.millis());
                     let problem = if d.amount <= 0 {
-                        Some(("must be longer than zero".to_string(), "a trigger fires every N seconds, for example `every 10s`".to_string()))
+                        Some((
+                            "must be longer than zero".to_string(),
+                            "a trigger fires every N seconds, for example `every 10s`".to_string(),
+                        ))
                     } else if millis < MIN_INTERVAL_MS {
-                        Some((format!("is shorter than {MIN_INTERVAL_MS}ms"), "that would write a file for every few events; use `every 1s` or more".to_string()))
+                        Some((
+                            format!("is shorter than {MIN_INTERVAL_MS}ms"),
+                            "that would write a file for every few events; use `every 1s` or more"
+                                .to_string(),
+                        ))
                     } else if millis > MAX_INTERVAL_MS {
                         Some(("is longer than a day".to_string(), "events would wait over a day to reach the table; use at most `every 1d`, or `trigger once` for batch runs".to_string()))
                     } else {
@@ -116,9 +142,16 @@ impl Checker<'_> {
                     };
                     if let Some((what, help)) = problem {
                         self.report(
-                            Diagnostic::new(Code::BadTrigger, bound.span, format!("the trigger interval {what}"))
-                                .with_label(format!("`{}` as an interval", self.source.slice(bound.span)))
-                                .with_help(help),
+                            Diagnostic::new(
+                                Code::BadTrigger,
+                                bound.span,
+                                format!("the trigger interval {what}"),
+                            )
+                            .with_label(format!(
+                                "`{}` as an interval",
+                                self.source.slice(bound.span)
+                            ))
+                            .with_help(help),
                         );
                         ok = false;
                     }
@@ -142,9 +175,13 @@ impl Checker<'_> {
             };
             if slot.is_some() {
                 self.report(
-                    Diagnostic::new(Code::BadTrigger, bound.span, format!("the trigger has two {kind}s"))
-                        .with_label("a second bound of the same kind")
-                        .with_help("combine a time and a row count: `every 10s or 10000 rows`"),
+                    Diagnostic::new(
+                        Code::BadTrigger,
+                        bound.span,
+                        format!("the trigger has two {kind}s"),
+                    )
+                    .with_label("a second bound of the same kind")
+                    .with_help("combine a time and a row count: `every 10s or 10000 rows`"),
                 );
                 ok = false;
             }
@@ -174,9 +211,18 @@ impl Checker<'_> {
         None
     }
 
-    fn partitioning(&mut self, spec: &PartitionSpec, schema: &plan::Schema) -> Option<Partitioning> {
+    fn partitioning(
+        &mut self,
+        spec: &PartitionSpec,
+        schema: &plan::Schema,
+    ) -> Option<Partitioning> {
         let columns = filter_columns(schema);
-        let lookup = |name: &Name| columns.iter().find(|(c, _)| *c == name.text).map(|(_, t)| *t);
+        let lookup = |name: &Name| {
+            columns
+                .iter()
+                .find(|(c, _)| *c == name.text)
+                .map(|(_, t)| *t)
+        };
         let not_in_schema = |checker: &mut Self, name: &Name| {
             let help = closest(&name.text, columns.iter().map(|(c, _)| *c))
                 .map(|c| format!("did you mean `{c}`?"));
@@ -184,7 +230,10 @@ impl Checker<'_> {
                 Diagnostic::new(
                     Code::BadPartition,
                     name.span,
-                    format!("cannot partition by `{}`: schema `{}` has no such field", name.text, schema.name),
+                    format!(
+                        "cannot partition by `{}`: schema `{}` has no such field",
+                        name.text, schema.name
+                    ),
                 )
                 .with_label("not in the schema")
                 .with_help_opt(help),
@@ -213,7 +262,10 @@ impl Checker<'_> {
                             name.span,
                             format!("`{}` would make a directory per distinct value", name.text),
                         )
-                        .with_label(format!("{} {data_type} column", super::endpoint::article(data_type)))
+                        .with_label(format!(
+                            "{} {data_type} column",
+                            super::endpoint::article(data_type)
+                        ))
                         .with_help(help),
                     );
                     return None;
@@ -246,12 +298,18 @@ impl Checker<'_> {
                 let partition_column = alias.as_ref().map_or("dt", |a| a.text.as_str());
                 if let Some(alias) = alias {
                     self.check_hive_name(alias, "column", false);
-                    if columns.iter().any(|(c, _)| c.eq_ignore_ascii_case(&alias.text)) {
+                    if columns
+                        .iter()
+                        .any(|(c, _)| c.eq_ignore_ascii_case(&alias.text))
+                    {
                         self.report(
                             Diagnostic::new(
                                 Code::BadPartition,
                                 alias.span,
-                                format!("the partition column `{}` is already a column", alias.text),
+                                format!(
+                                    "the partition column `{}` is already a column",
+                                    alias.text
+                                ),
                             )
                             .with_label("choose another name")
                             .with_help("for example `as dt`"),
@@ -274,14 +332,22 @@ impl Checker<'_> {
         listed: Option<&Vec<Name>>,
         schema: &plan::Schema,
         partitioning: Option<&Partitioning>,
+        sink_span: Span,
     ) -> Option<Vec<plan::Column>> {
         let metadata = |name: &str| {
-            METADATA_COLUMNS.iter().find(|(c, _)| *c == name).map(|(c, t)| plan::Column {
-                name: c.to_string(),
-                data_type: *t,
-                nullable: false,
-                source: if *c == "raw_event" { ColumnSource::RawEvent } else { ColumnSource::KafkaTimestamp },
-            })
+            METADATA_COLUMNS
+                .iter()
+                .find(|(c, _)| *c == name)
+                .map(|(c, t)| plan::Column {
+                    name: c.to_string(),
+                    data_type: *t,
+                    nullable: false,
+                    source: if *c == "raw_event" {
+                        ColumnSource::RawEvent
+                    } else {
+                        ColumnSource::KafkaTimestamp
+                    },
+                })
         };
         let field = |f: &plan::Field| plan::Column {
             name: f.name.clone(),
@@ -303,26 +369,46 @@ impl Checker<'_> {
                 for name in names {
                     if let Some((_, Some(first))) = out.iter().find(|(c, _)| c.name == name.text) {
                         self.report(
-                            Diagnostic::new(Code::Duplicate, name.span, format!("column `{}` is listed twice", name.text))
-                                .with_secondary(*first, "first listed here"),
+                            Diagnostic::new(
+                                Code::Duplicate,
+                                name.span,
+                                format!("column `{}` is listed twice", name.text),
+                            )
+                            .with_secondary(*first, "first listed here"),
                         );
                         ok = false;
                         continue;
                     }
-                    let column = metadata(&name.text)
-                        .or_else(|| schema.fields.iter().find(|f| f.name == name.text).map(field));
+                    let column = metadata(&name.text).or_else(|| {
+                        schema
+                            .fields
+                            .iter()
+                            .find(|f| f.name == name.text)
+                            .map(field)
+                    });
                     match column {
                         Some(column) => out.push((column, Some(name.span))),
                         None => {
                             let known = filter_columns(schema);
                             let help = match schema.fields.iter().find(|f| f.key == name.text) {
-                                Some(f) => Some(format!("the field reading `{}` is named `{}`", f.key, f.name)),
-                                None => closest(&name.text, known.iter().map(|(c, _)| *c)).map(|c| format!("did you mean `{c}`?")),
+                                Some(f) => Some(format!(
+                                    "the field reading `{}` is named `{}`",
+                                    f.key, f.name
+                                )),
+                                None => closest(&name.text, known.iter().map(|(c, _)| *c))
+                                    .map(|c| format!("did you mean `{c}`?")),
                             };
                             self.report(
-                                Diagnostic::new(Code::UnknownField, name.span, format!("unknown column `{}`", name.text))
-                                    .with_label(format!("not `raw_event`, `timestamp` or a field of `{}`", schema.name))
-                                    .with_help_opt(help),
+                                Diagnostic::new(
+                                    Code::UnknownField,
+                                    name.span,
+                                    format!("unknown column `{}`", name.text),
+                                )
+                                .with_label(format!(
+                                    "not `raw_event`, `timestamp` or a field of `{}`",
+                                    schema.name
+                                ))
+                                .with_help_opt(help),
                             );
                             ok = false;
                         }
@@ -332,17 +418,31 @@ impl Checker<'_> {
         }
         // Metadata names are fixed; a field named like one would shadow it.
         for (i, (column, span)) in out.iter().enumerate() {
-            if let Some((other, _)) = out[..i].iter().find(|(o, _)| o.name.eq_ignore_ascii_case(&column.name) && o.name != column.name) {
-                let at = span.unwrap_or_default();
-                let field_span = schema.fields.iter().position(|f| f.name == column.name).map(|_| at);
+            if let Some((other, _)) = out[..i]
+                .iter()
+                .find(|(o, _)| o.name.eq_ignore_ascii_case(&column.name) && o.name != column.name)
+            {
                 self.report(
                     Diagnostic::new(
                         Code::CaseClash,
-                        field_span.unwrap_or(at),
-                        format!("columns `{}` and `{}` differ only in case", other.name, column.name),
+                        span.unwrap_or(sink_span),
+                        format!(
+                            "columns `{}` and `{}` differ only in case",
+                            other.name, column.name
+                        ),
                     )
-                    .with_label("Hive, Spark and Trino would see one column")
-                    .with_help(format!("rename the field `{}`, or list the sink's `columns` without one of them", column.name)),
+                    .with_label(if span.is_some() {
+                        "Hive, Spark and Trino would see one column".to_string()
+                    } else {
+                        format!(
+                            "this sink's default columns include both `{}` and `{}`",
+                            other.name, column.name
+                        )
+                    })
+                    .with_help(format!(
+                        "rename the field `{}`, or list the sink's `columns` without one of them",
+                        column.name
+                    )),
                 );
                 ok = false;
             }

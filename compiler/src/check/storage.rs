@@ -1,9 +1,9 @@
 //! Where sinks write: locations, and that no two of them overlap.
 
-use super::{Checker, Declared};
-use crate::ast::{self, StringLit};
+use super::Checker;
+use crate::ast::StringLit;
 use crate::diagnostic::{Code, Diagnostic};
-use crate::plan::{self, Location};
+use crate::plan::Location;
 use crate::source::Span;
 
 impl Checker<'_> {
@@ -15,12 +15,19 @@ impl Checker<'_> {
             self.report(
                 Diagnostic::new(Code::StorageOverlap, literal.span, "empty path")
                     .with_label("files need a directory")
-                    .with_help("give a directory, relative to the data directory, or an `s3://` URL"),
+                    .with_help(
+                        "give a directory, relative to the data directory, or an `s3://` URL",
+                    ),
             );
             return None;
         }
         Some(match value.split_once("://") {
-            Some((scheme, _)) if !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) => {
+            Some((scheme, _))
+                if !scheme.is_empty()
+                    && scheme
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) =>
+            {
                 Location::Url(value.trim_end_matches('/').to_string())
             }
             _ if value.starts_with('/') => Location::Absolute(normalize(value)),
@@ -31,71 +38,51 @@ impl Checker<'_> {
     /// No two sinks (nor the dead-letter table) share a directory, nor does
     /// one live inside another's: a reader of one table would read the
     /// other's files, and two checkpoints in one place corrupt each other.
-    pub(super) fn check_storage(
-        &mut self,
-        sinks: &[plan::Sink],
-        decls: &Declared<ast::SinkDecl>,
-        dead_letters: &plan::DeadLetters,
-        dead_letters_span: Span,
-    ) {
-        let mut places: Vec<(String, &'static str, &Location, Span)> = Vec::new();
-        for sink in sinks {
-            let decl = decls.items.iter().find(|(n, _)| n.text == sink.name).map(|(_, d)| *d);
-            let span_of = |want: fn(&ast::SinkStmt) -> bool| {
-                decl.and_then(|d| d.statements.iter().find(|s| want(&s.node)).map(|s| s.span))
-                    .unwrap_or_default()
-            };
-            places.push((
-                format!("sink `{}`", sink.name),
-                "files",
-                &sink.path,
-                span_of(|s| matches!(s, ast::SinkStmt::Path(_))),
-            ));
-            places.push((
-                format!("sink `{}`", sink.name),
-                "checkpoint",
-                &sink.checkpoint,
-                span_of(|s| matches!(s, ast::SinkStmt::Checkpoint(_))),
-            ));
-        }
-        places.push((
-            "the dead-letter table".to_string(),
-            "files",
-            &dead_letters.path,
-            dead_letters_span,
-        ));
-
-        for (i, (owner, role, location, span)) in places.iter().enumerate() {
-            for (other_owner, other_role, other_location, other_span) in &places[..i] {
-                let Some(relation) = relation(location, other_location) else {
+    pub(super) fn check_storage(&mut self) {
+        let places = std::mem::take(&mut self.places);
+        for (i, place) in places.iter().enumerate() {
+            for other in &places[..i] {
+                let Some(relation) = relation(&place.location, &other.location) else {
                     continue;
                 };
-                let what = match relation {
-                    Relation::Same => format!(
-                        "{owner}'s {role} directory is the same as {other_owner}'s {other_role} directory"
-                    ),
-                    Relation::Inside => format!(
-                        "{owner}'s {role} directory is inside {other_owner}'s {other_role} directory"
-                    ),
-                    Relation::Contains => format!(
-                        "{owner}'s {role} directory contains {other_owner}'s {other_role} directory"
-                    ),
+                let (owner, role) = (&place.owner, place.role);
+                let (other_owner, other_role) = (&other.owner, other.role);
+                let how = match relation {
+                    Relation::Same => "is the same as",
+                    Relation::Inside => "is inside",
+                    Relation::Contains => "contains",
                 };
-                let (primary, secondary) = if *span == Span::default() {
-                    (*other_span, None)
+                let message = format!(
+                    "{owner}'s {role} directory {how} {other_owner}'s {other_role} directory"
+                );
+                // The dead-letter default has no span: point at the sink.
+                let (primary, secondary) = if place.span == Span::default() {
+                    (other.span, None)
                 } else {
-                    (*span, Some(*other_span))
+                    (
+                        place.span,
+                        Some(other.span).filter(|s| *s != Span::default()),
+                    )
                 };
-                let mut diagnostic = Diagnostic::new(Code::StorageOverlap, primary, what)
-                    .with_label(format!("`{}`", location.as_str()))
+                let mut diagnostic = Diagnostic::new(Code::StorageOverlap, primary, message)
+                    .with_label(format!("`{}`", place.location.as_str()))
                     .with_help("give every sink its own path and its own checkpoint directory, side by side");
-                if let Some(secondary) = secondary.filter(|s| *s != Span::default()) {
-                    diagnostic = diagnostic.with_secondary(secondary, format!("{other_owner}'s {other_role}"));
+                if let Some(secondary) = secondary {
+                    diagnostic = diagnostic
+                        .with_secondary(secondary, format!("{other_owner}'s {other_role}"));
                 }
                 self.report(diagnostic);
             }
         }
     }
+}
+
+/// A directory the pipeline writes, and who writes it.
+pub(super) struct Place {
+    pub owner: String,
+    pub role: &'static str,
+    pub location: Location,
+    pub span: Span,
 }
 
 enum Relation {
@@ -123,7 +110,9 @@ fn relation(a: &Location, b: &Location) -> Option<Relation> {
 }
 
 fn components(path: &str) -> Vec<&str> {
-    path.split('/').filter(|c| !c.is_empty() && *c != ".").collect()
+    path.split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect()
 }
 
 /// `./a//b/../c/` → `a/c`: lexical, so that equal directories compare equal.
@@ -163,9 +152,18 @@ mod tests {
     #[test]
     fn relations_compare_components_not_prefixes() {
         let rel = |p: &str| Location::Relative(p.to_string());
-        assert!(matches!(relation(&rel("out"), &rel("out")), Some(Relation::Same)));
-        assert!(matches!(relation(&rel("out/a"), &rel("out")), Some(Relation::Inside)));
-        assert!(matches!(relation(&rel("out"), &rel("out/a")), Some(Relation::Contains)));
+        assert!(matches!(
+            relation(&rel("out"), &rel("out")),
+            Some(Relation::Same)
+        ));
+        assert!(matches!(
+            relation(&rel("out/a"), &rel("out")),
+            Some(Relation::Inside)
+        ));
+        assert!(matches!(
+            relation(&rel("out"), &rel("out/a")),
+            Some(Relation::Contains)
+        ));
         assert!(relation(&rel("output"), &rel("out")).is_none());
         assert!(relation(&rel("out"), &Location::Absolute("/out".into())).is_none());
     }

@@ -2,7 +2,7 @@
 
 use super::settings::Slot;
 use super::{Checker, Declared};
-use crate::ast::{self, Ast, Declaration, DeadLettersStmt, Name, TableStmt};
+use crate::ast::{self, Ast, DeadLettersStmt, Declaration, Name, TableStmt};
 use crate::diagnostic::{closest, Code, Diagnostic};
 use crate::plan::{self, Location, Ref, TableColumn};
 use crate::source::Span;
@@ -27,9 +27,13 @@ impl Checker<'_> {
             let Some(table) = self.table(decl, sink_decls, sinks) else {
                 continue;
             };
-            let span = decl.database.as_ref().map_or(decl.name.span, |d| d.span.to(decl.name.span));
+            let span = decl
+                .database
+                .as_ref()
+                .map_or(decl.name.span, |d| d.span.to(decl.name.span));
             let clash = tables.iter().find(|(t, _)| {
-                t.qualified_name().eq_ignore_ascii_case(&table.qualified_name())
+                t.qualified_name()
+                    .eq_ignore_ascii_case(&table.qualified_name())
             });
             if let Some((_, first)) = clash {
                 self.report(
@@ -45,7 +49,10 @@ impl Checker<'_> {
                 continue;
             }
             let dead_letter_name = format!("{}.{}", dead_letters.database, dead_letters.table);
-            if table.qualified_name().eq_ignore_ascii_case(&dead_letter_name) {
+            if table
+                .qualified_name()
+                .eq_ignore_ascii_case(&dead_letter_name)
+            {
                 self.report(
                     Diagnostic::new(
                         Code::Duplicate,
@@ -97,12 +104,17 @@ impl Checker<'_> {
             None if sink_decls.index_of(&decl.name.text).is_some() => &decl.name,
             None => {
                 let help = closest(&decl.name.text, sink_decls.names())
-                    .map_or("add `from my_sink`".to_string(), |s| format!("add `from {s}`"));
+                    .map_or("add `from my_sink`".to_string(), |s| {
+                        format!("add `from {s}`")
+                    });
                 self.report(
                     Diagnostic::new(
                         Code::MissingSetting,
                         decl.name.span,
-                        format!("table `{}` has no `from`, and no sink has its name", decl.name.text),
+                        format!(
+                            "table `{}` has no `from`, and no sink has its name",
+                            decl.name.text
+                        ),
                     )
                     .with_label("which sink's files does this table read?")
                     .with_help(help),
@@ -160,7 +172,13 @@ impl Checker<'_> {
                     );
                     return None;
                 }
-                sink_partition.map(|(name, data_type)| TableColumn { name: name.to_string(), data_type }).into_iter().collect()
+                sink_partition
+                    .map(|(name, data_type)| TableColumn {
+                        name: name.to_string(),
+                        data_type,
+                    })
+                    .into_iter()
+                    .collect()
             }
             (None, Some((name, data_type))) => vec![TableColumn {
                 name: name.to_string(),
@@ -178,8 +196,12 @@ impl Checker<'_> {
         for (key, value) in properties {
             if let Some(first) = seen.insert(&key.value, key.span) {
                 self.report(
-                    Diagnostic::new(Code::DuplicateSetting, key.span, format!("property `{}` is set twice", key.value))
-                        .with_secondary(first, "first set here"),
+                    Diagnostic::new(
+                        Code::DuplicateSetting,
+                        key.span,
+                        format!("property `{}` is set twice", key.value),
+                    )
+                    .with_secondary(first, "first set here"),
                 );
                 continue;
             }
@@ -231,8 +253,12 @@ impl Checker<'_> {
         for name in names {
             if out.iter().any(|c| c.name == name.text) {
                 self.report(
-                    Diagnostic::new(Code::Duplicate, name.span, format!("column `{}` is listed twice", name.text))
-                        .with_label("listed again here"),
+                    Diagnostic::new(
+                        Code::Duplicate,
+                        name.span,
+                        format!("column `{}` is listed twice", name.text),
+                    )
+                    .with_label("listed again here"),
                 );
                 ok = false;
                 continue;
@@ -245,17 +271,27 @@ impl Checker<'_> {
                 None => {
                     let partition = sink.partitioning.as_ref().map(|p| p.column().0);
                     let help = if partition == Some(name.text.as_str()) {
-                        Some(format!("`{}` is the partition column: it is added to the table by itself", name.text))
+                        Some(format!(
+                            "`{}` is the partition column: it is added to the table by itself",
+                            name.text
+                        ))
                     } else {
                         closest(&name.text, sink.columns.iter().map(|c| c.name.as_str()))
                             .map(|c| format!("did you mean `{c}`?"))
                     };
-                    let written: Vec<_> = sink.columns.iter().map(|c| format!("`{}`", c.name)).collect();
+                    let written: Vec<_> = sink
+                        .columns
+                        .iter()
+                        .map(|c| format!("`{}`", c.name))
+                        .collect();
                     self.report(
                         Diagnostic::new(
                             Code::ColumnNotWritten,
                             name.span,
-                            format!("sink `{}` does not write a column `{}`", sink.name, name.text),
+                            format!(
+                                "sink `{}` does not write a column `{}`",
+                                sink.name, name.text
+                            ),
                         )
                         .with_label("not in the sink's files")
                         .with_help_opt(help)
@@ -279,8 +315,12 @@ impl Checker<'_> {
             };
             if let Some(first) = first_block {
                 self.report(
-                    Diagnostic::new(Code::Duplicate, block.keyword, "a second `dead_letters` block")
-                        .with_secondary(first, "the first one"),
+                    Diagnostic::new(
+                        Code::Duplicate,
+                        block.keyword,
+                        "a second `dead_letters` block",
+                    )
+                    .with_secondary(first, "the first one"),
                 );
             }
             first_block.get_or_insert(block.keyword);
@@ -304,7 +344,9 @@ impl Checker<'_> {
                 }
                 self.check_hive_name(name, "table", false);
                 (
-                    database.as_ref().map_or(DEFAULT_DATABASE.to_string(), |d| d.text.clone()),
+                    database
+                        .as_ref()
+                        .map_or(DEFAULT_DATABASE.to_string(), |d| d.text.clone()),
                     name.text.clone(),
                 )
             }

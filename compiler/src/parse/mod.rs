@@ -458,10 +458,13 @@ fn first<'i>(mut pairs: impl Iterator<Item = Pair<'i, Rule>>) -> Pair<'i, Rule> 
         .expect("the grammar guarantees this element is present")
 }
 
+/// A `name`, or directly one of its two forms.
 fn name(pair: Pair<Rule>) -> Name {
-    debug_assert_eq!(pair.as_rule(), Rule::name);
     let name_span = span(&pair);
-    let inner = first(pair.into_inner());
+    let inner = match pair.as_rule() {
+        Rule::name => first(pair.into_inner()),
+        _ => pair,
+    };
     match inner.as_rule() {
         Rule::quoted_name => Name {
             text: first(inner.into_inner()).as_str().to_string(),
@@ -495,10 +498,14 @@ fn unescape(escape: &str) -> Option<char> {
         "\"" => '"',
         "\\" => '\\',
         "$" => '$',
-        hex => return u32::from_str_radix(&hex[2..hex.len() - 1], 16).ok()?.try_into().ok(),
+        hex => {
+            return u32::from_str_radix(&hex[2..hex.len() - 1], 16)
+                .ok()?
+                .try_into()
+                .ok()
+        }
     })
 }
-
 
 #[cfg(test)]
 mod tests;

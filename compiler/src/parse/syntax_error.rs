@@ -37,13 +37,26 @@ pub(super) fn diagnostic(source: &Source, error: &Error<Rule>) -> Diagnostic {
     } else {
         format!("expected {expected}, found {}", found.description)
     };
-    let diagnostic = Diagnostic::new(Code::Syntax, found.span, message)
-        .with_label(format!("unexpected {}", found.description));
-    let is_block_statement = positives.iter().any(|rule| is_keyword(*rule))
-        && positives.contains(&Rule::rbrace);
+    let diagnostic =
+        Diagnostic::new(Code::Syntax, found.span, message).with_label("not expected here");
+    let word_before = source.text[..offset]
+        .trim_end()
+        .rsplit(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .next()
+        .unwrap_or("");
+    let after_setting_keyword = SETTING_KEYWORDS.contains(&word_before);
+    let diagnostic = match (found.text, unclosed_brace(&source.text[..offset])) {
+        ("", Some(open)) => {
+            diagnostic.with_secondary(Span::new(open, open + 1), "this `{` is never closed")
+        }
+        _ => diagnostic,
+    };
     match found.text {
-        ":" if is_block_statement => diagnostic
-            .with_help("settings take no colon: write `schema game_event`, not `schema: game_event`"),
+        ":" if after_setting_keyword => diagnostic.with_help(format!(
+            "settings take no colon: write `{word_before} ...`, not `{word_before}: ...`"
+        )),
+        ":" if positives.contains(&Rule::question) => diagnostic
+            .with_help("a schema field is `name: type`; does the field above lack its type?"),
         ";" => diagnostic.with_help("statements end at the line's end; pipec needs no `;`"),
         "=" if positives.contains(&Rule::colon) => {
             diagnostic.with_help("a schema field is written `name: type`")
@@ -51,6 +64,61 @@ pub(super) fn diagnostic(source: &Source, error: &Error<Rule>) -> Diagnostic {
         _ => diagnostic,
     }
 }
+
+/// The last `{` without its `}`, skipping strings and comments.
+fn unclosed_brace(text: &str) -> Option<usize> {
+    let mut open = Vec::new();
+    let mut chars = text.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '{' => open.push(i),
+            '}' => {
+                open.pop();
+            }
+            '#' => {
+                chars.by_ref().find(|(_, c)| *c == '\n');
+            }
+            '"' => {
+                let mut escaped = false;
+                for (_, c) in chars.by_ref() {
+                    match c {
+                        '\\' if !escaped => escaped = true,
+                        '"' | '\n' if !escaped => break,
+                        _ => escaped = false,
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    open.pop()
+}
+
+/// Words that start a statement inside a block.
+const SETTING_KEYWORDS: &[&str] = &[
+    "schema",
+    "partitions",
+    "key",
+    "into",
+    "set",
+    "headers",
+    "body",
+    "auth",
+    "respond",
+    "from",
+    "where",
+    "columns",
+    "path",
+    "checkpoint",
+    "trigger",
+    "compression",
+    "partition",
+    "location",
+    "properties",
+    "brokers",
+    "option",
+    "table",
+];
 
 /// "`a`, `b` or `c`", most useful first, without repeats.
 fn expected_list(positives: &[Rule]) -> String {
@@ -88,6 +156,15 @@ fn expected_list(positives: &[Rule]) -> String {
             items.push(description);
         }
     }
+    // "an expression" covers a literal, `(` and `not`.
+    if items.iter().any(|i| i == "an expression") {
+        let covered = [
+            "`(`",
+            "`not`",
+            "a value (a string, number, `true`, `false` or `null`)",
+        ];
+        items.retain(|i| !covered.contains(&i.as_str()));
+    }
     if operator {
         items.push("an operator".to_string());
     }
@@ -110,8 +187,8 @@ enum Description {
 fn describe(rule: Rule) -> Description {
     use Rule::*;
     let text = match rule {
-        kw_and | kw_or | op_eq | op_ne | op_le | op_ge | op_lt | op_gt | op_single_eq
-        | is_null | in_list => return Description::Operator,
+        kw_and | kw_or | op_eq | op_ne | op_le | op_ge | op_lt | op_gt | op_single_eq | is_null
+        | in_list => return Description::Operator,
         name | plain_name | quoted_name | name_list | qualified_name => "a name",
         string => "a string in double quotes",
         integer => "a whole number",

@@ -1,0 +1,197 @@
+//! `pipec check` as scripts and editors use it: exit statuses, text on
+//! stderr, JSON and the plan on stdout.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn pipec(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pipec"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("pipec runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn the_seed_pipeline_checks_clean() {
+    let out = pipec(&["check", "pipelines/game_events.pipe"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stderr)
+        .contains("pipelines/game_events.pipe: ok: 3 endpoints, 1 topic, 2 sinks, 2 tables"));
+}
+
+#[test]
+fn errors_exit_1_and_show_file_line_column_and_carets() {
+    let out = pipec(&["check", "tests/fixtures/invalid/unknown_schema.pipe"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("error[E0101]: unknown schema `game_evnt`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("--> tests/fixtures/invalid/unknown_schema.pipe:9:10"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("  schema game_evnt\n  |          ^^^^^^^^^"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("did you mean `game_event`?"), "{stderr}");
+}
+
+#[test]
+fn warnings_alone_exit_0() {
+    let out = pipec(&["check", "tests/fixtures/invalid/unsatisfiable_filter.pipe"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stderr).contains("warning[W0001]"));
+}
+
+#[test]
+fn an_unreadable_file_exits_2_even_beside_a_bad_one() {
+    let out = pipec(&[
+        "check",
+        "tests/fixtures/invalid/unknown_schema.pipe",
+        "no/such/file.pipe",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("cannot read `no/such/file.pipe`"),
+        "{stderr}"
+    );
+    // The readable file was still checked.
+    assert!(stderr.contains("E0101"), "{stderr}");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(pipec(&["check"]).status.code(), Some(2));
+    assert_eq!(pipec(&["frobnicate"]).status.code(), Some(2));
+    assert_eq!(
+        pipec(&["check", "--format", "xml", "pipelines/game_events.pipe"])
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn json_reports_every_file_and_diagnostic() {
+    let out = pipec(&[
+        "check",
+        "--format",
+        "json",
+        "pipelines/game_events.pipe",
+        "tests/fixtures/invalid/many_errors.pipe",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    assert_eq!(report["files"][0]["ok"], true);
+    assert_eq!(report["files"][1]["ok"], false);
+    let diagnostics = report["files"][1]["diagnostics"].as_array().unwrap();
+    let codes: Vec<_> = diagnostics
+        .iter()
+        .map(|d| d["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["E0101", "E0201", "E0104", "E0401"]);
+    assert_eq!(report["errors"], 4);
+    let first = &diagnostics[0];
+    assert_eq!(first["severity"], "error");
+    assert_eq!(first["start"]["line"], 14);
+    assert_eq!(first["start"]["column"], 10);
+    assert_eq!(first["file"], "tests/fixtures/invalid/many_errors.pipe");
+    assert!(first["rendered"].as_str().unwrap().contains("^^^^^^^^^"));
+}
+
+#[test]
+fn emit_plan_prints_yaml_with_resolved_names() {
+    let out = pipec(&["check", "--emit", "plan", "pipelines/game_events.pipe"]);
+    assert_eq!(out.status.code(), Some(0));
+    let plan: serde_yaml_ng::Value = serde_yaml_ng::from_slice(&out.stdout).expect("YAML");
+    assert_eq!(plan["name"].as_str(), Some("game_events"));
+    let sinks = plan["sinks"].as_sequence().unwrap();
+    assert_eq!(sinks[0]["topic"].as_str(), Some("events"));
+    let columns: Vec<_> = sinks[0]["columns"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        columns,
+        [
+            "raw_event",
+            "timestamp",
+            "Accept",
+            "Host",
+            "User_Agent",
+            "event_type"
+        ]
+    );
+}
+
+#[test]
+fn secrets_never_reach_the_emitted_plan() {
+    let dir = scratch("secrets");
+    let file = dir.join("secret.pipe");
+    std::fs::write(
+        &file,
+        "schema e { k: string }\ntopic t { schema e }\n\
+         endpoint POST \"/in\" { into t\n body json\n auth bearer \"${PIPEC_TEST_TOKEN}\" }\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_pipec"))
+        .args(["check", "--emit", "plan"])
+        .arg(&file)
+        .env("PIPEC_TEST_TOKEN", "hunter2-very-secret")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(!stdout.contains("hunter2"), "{stdout}");
+    assert!(stdout.contains("auth: <redacted>"), "{stdout}");
+}
+
+#[test]
+fn environment_values_fill_settings() {
+    let dir = scratch("env");
+    let file = dir.join("env.pipe");
+    std::fs::write(
+        &file,
+        "kafka { brokers \"${PIPEC_TEST_BROKERS:-localhost:9092}\" }\n\
+         schema e { k: string }\ntopic t { schema e }\n\
+         sink s { from t\n path \"${PIPEC_TEST_ROOT}/s\"\n checkpoint \"\\${literal}/cp\" }\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_pipec"))
+        .args(["check", "--emit", "plan"])
+        .arg(&file)
+        .env("PIPEC_TEST_ROOT", "s3://bucket/root")
+        .env_remove("PIPEC_TEST_BROKERS")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let plan: serde_yaml_ng::Value = serde_yaml_ng::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["kafka"]["brokers"].as_str(), Some("localhost:9092"));
+    assert_eq!(plan["sinks"][0]["path"]["kind"].as_str(), Some("url"));
+    assert_eq!(
+        plan["sinks"][0]["path"]["path"].as_str(),
+        Some("s3://bucket/root/s")
+    );
+    assert_eq!(
+        plan["sinks"][0]["checkpoint"]["path"].as_str(),
+        Some("${literal}/cp")
+    );
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
