@@ -1,10 +1,10 @@
 //! `pipec check FILE... [--format text|json] [--emit plan]`
 
-use crate::environment::ProcessEnvironment;
-use crate::Outcome;
-use pipec_compiler::render::{self, Style};
+use crate::profile::{Profile, ProfileEnvironment};
+use crate::{report, Outcome};
+use pipec_compiler::render;
 use pipec_compiler::{compile, Diagnostics, Severity, Source};
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -18,6 +18,9 @@ pub struct CheckArgs {
     /// Also print the checked plan (YAML) of every file without errors.
     #[arg(long, value_enum)]
     emit: Option<Emit>,
+    /// A deployment profile whose `env` supplies `${NAME}` values.
+    #[arg(long)]
+    profile: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -42,11 +45,17 @@ struct FileReport {
 }
 
 pub fn run(args: CheckArgs) -> Outcome {
-    let style = if std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none() {
-        Style::Color
-    } else {
-        Style::Plain
+    let profile = match &args.profile {
+        Some(path) => match Profile::load(path) {
+            Ok(profile) => profile,
+            Err(message) => {
+                eprintln!("error: {message}");
+                return Outcome::Environment;
+            }
+        },
+        None => Profile::default(),
     };
+    let environment = ProfileEnvironment { profile: &profile };
     let mut reports = Vec::new();
     let mut plans = Vec::new();
     let (mut errors, mut warnings, mut io_failures) = (0, 0, 0);
@@ -70,7 +79,7 @@ pub fn run(args: CheckArgs) -> Outcome {
             }
         };
         let source = Source::new(name.clone(), text);
-        let (diagnostics, plan) = match compile(&source, &ProcessEnvironment) {
+        let (diagnostics, plan) = match compile(&source, &environment) {
             Ok(checked) => (checked.warnings, Some(checked.plan)),
             Err(diagnostics) => (diagnostics, None),
         };
@@ -78,9 +87,7 @@ pub fn run(args: CheckArgs) -> Outcome {
         warnings += diagnostics.count(Severity::Warning);
         match args.format {
             Format::Text => {
-                for diagnostic in diagnostics.iter() {
-                    let _ = writeln!(stderr, "{}", render::render(&source, diagnostic, style));
-                }
+                report::print(&source, &diagnostics);
                 let _ = writeln!(stderr, "{}", summary(&name, &diagnostics, plan.as_ref()));
             }
             Format::Json => reports.push(FileReport {

@@ -3,7 +3,9 @@
 //! usage or environment problem.
 
 mod check;
-mod environment;
+mod profile;
+mod report;
+mod run;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -23,6 +25,8 @@ struct Cli {
 enum Command {
     /// Check pipeline files and report every problem found.
     Check(check::CheckArgs),
+    /// Run a pipeline: its HTTP API and Kafka producer.
+    Run(run::RunArgs),
 }
 
 /// How a command ended, mapped to the exit status.
@@ -32,6 +36,18 @@ pub enum Outcome {
     InputErrors,
     /// Usage or environment: a file could not be read, a port was taken.
     Environment,
+}
+
+/// Structured logs on stderr, filtered by `RUST_LOG` (default: info).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .init();
 }
 
 fn main() -> ExitCode {
@@ -47,8 +63,10 @@ fn main() -> ExitCode {
             };
         }
     };
+    init_logging();
     let outcome = match cli.command {
         Command::Check(args) => check::run(args),
+        Command::Run(args) => run::run(args),
     };
     match outcome {
         Outcome::Success => ExitCode::SUCCESS,

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite, as a newcomer and CI run it: formatting, lints, then
-# every test of every crate. Later suites start the services they need here.
+# The whole test suite, as a newcomer and CI run it: installs the tools the
+# tests drive (kcat, ab), starts a real Apache Kafka broker, then runs
+# formatting, lints and every test of every crate, and stops the broker.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,9 +10,23 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/pipec/target}"
 # Snapshots are compared, never rewritten, by the test command.
 export INSTA_UPDATE=no
 
+echo "== tools"
+bash tests/services/tools.sh
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== cargo build"
+cargo build --workspace --all-targets --locked
+
+echo "== kafka"
+# A fresh broker per run, stopped however the run ends.
+bash tests/services/kafka.sh reset >/dev/null
+trap 'bash tests/services/kafka.sh stop >/dev/null 2>&1 || true' EXIT
+bash tests/services/kafka.sh start
+export PIPEC_TEST_KAFKA="$(bash tests/services/kafka.sh bootstrap)"
+export PIPEC_REQUIRE_KAFKA=1
+
 echo "== cargo test"
 cargo test --workspace --locked

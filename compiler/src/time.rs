@@ -67,6 +67,41 @@ pub fn parse_timestamp(text: &str) -> Option<i64> {
     }
 }
 
+/// `2020-08-02T22:49:11.123456Z`: RFC 3339 in UTC with microseconds, the
+/// form events carry timestamps in.
+pub fn format_timestamp(micros: i64) -> String {
+    let days = micros.div_euclid(86_400_000_000);
+    let in_day = micros.rem_euclid(86_400_000_000);
+    let (year, month, day) = civil_from_days(days);
+    let seconds = in_day / 1_000_000;
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
+        seconds / 3600,
+        seconds / 60 % 60,
+        seconds % 60,
+        in_day % 1_000_000
+    )
+}
+
+/// Year, month, day of a day count since 1970-01-01 (Howard Hinnant's algorithm).
+pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
 fn days_in_month(year: i64, month: i64) -> i64 {
     match month {
         2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
@@ -104,6 +139,25 @@ mod tests {
             Some(1_596_408_551_500_000 - 3_600_000_000)
         );
         assert_eq!(parse_timestamp("2000-02-29"), Some(951_782_400_000_000));
+    }
+
+    #[test]
+    fn formats_and_parses_back() {
+        use super::format_timestamp;
+        assert_eq!(format_timestamp(0), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(
+            format_timestamp(1_596_408_551_000_123),
+            "2020-08-02T22:49:11.000123Z"
+        );
+        assert_eq!(format_timestamp(-1), "1969-12-31T23:59:59.999999Z");
+        for micros in [
+            0,
+            951_782_400_000_000,
+            1_596_408_551_500_000,
+            4_102_444_800_000_001,
+        ] {
+            assert_eq!(parse_timestamp(&format_timestamp(micros)), Some(micros));
+        }
     }
 
     #[test]

@@ -1,4 +1,16 @@
-//! Executes a checked pipec plan. (The HTTP API, the Kafka bus and the sinks
-//! land here; for now it resolves where a plan's files live.)
+//! Executes a checked pipec plan: the HTTP API producing events into Kafka
+//! (this crate's `api` and `bus`), and where the plan's files live.
+//!
+//! Build, then run: [`Pipeline::build`] makes every piece from the plan
+//! without starting anything, so `pipec check` could go that far; only
+//! [`Pipeline::serve`] binds ports and spawns tasks.
 
+pub mod api;
+pub mod backlog;
+pub mod bus;
+pub mod event;
 pub mod layout;
+pub mod metrics;
+mod pipeline;
+
+pub use pipeline::{Pipeline, RunError, RunSettings};

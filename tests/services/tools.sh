@@ -10,7 +10,8 @@
 # Tools (command -> Debian package):
 #   kcat -> kcat   Kafka CLI producer/consumer/metadata; also used by
 #                  kafka.sh to tell that the broker answers.
-# (wrk is not needed yet; add it to TOOLS when a load test appears.)
+#   ab -> apache2-utils   Apache Bench, the seed's load generator
+#                  (examples/seed_load.sh).
 #
 # We run as root on these machines; if not, sudo is used when available.
 set -euo pipefail
@@ -18,6 +19,7 @@ set -euo pipefail
 # "command:package" pairs.
 TOOLS=(
   "kcat:kcat"
+  "ab:apache2-utils"
 )
 
 log() { printf 'tools.sh: %s\n' "$*"; }

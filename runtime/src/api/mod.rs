@@ -1,0 +1,329 @@
+//! The HTTP API: one route per endpoint of the plan, answering only after
+//! the broker acknowledged every event of the request.
+
+mod error;
+
+pub use error::ApiError;
+
+use crate::backlog::Backlog;
+use crate::event::{build_events, Event, RequestParts};
+use crate::metrics::Metrics;
+use axum::body::Body;
+use axum::extract::{RawQuery, Request, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, MethodFilter, MethodRouter};
+use axum::Router;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use pipec_compiler::plan::{self, Plan};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// What every request handler shares.
+pub struct ApiState {
+    pub plan: Arc<Plan>,
+    pub producer: FutureProducer,
+    pub metrics: Arc<Metrics>,
+    /// Set in embedded mode, where the broker's memory bounds the backlog.
+    pub backlog: Option<Arc<Backlog>>,
+    pub limits: ApiLimits,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct ApiLimits {
+    pub max_body_bytes: usize,
+    pub max_header_bytes: usize,
+    pub delivery_timeout: Duration,
+}
+
+impl Default for ApiLimits {
+    fn default() -> Self {
+        ApiLimits {
+            max_body_bytes: 1024 * 1024,
+            max_header_bytes: 16 * 1024,
+            delivery_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The router for every endpoint of the plan, plus `/metrics` and `/health`.
+pub fn router(state: Arc<ApiState>) -> Router {
+    let mut by_path: BTreeMap<&str, Vec<(usize, &plan::Endpoint)>> = BTreeMap::new();
+    for (index, endpoint) in state.plan.endpoints.iter().enumerate() {
+        by_path
+            .entry(&endpoint.path)
+            .or_default()
+            .push((index, endpoint));
+    }
+    let mut router = Router::new();
+    for (path, endpoints) in by_path {
+        let allowed: Vec<&str> = endpoints.iter().map(|(_, e)| e.method.as_str()).collect();
+        let allowed = allowed.join(", ");
+        let mut methods = MethodRouter::new();
+        for (index, endpoint) in endpoints {
+            let handler = move |State(state): State<Arc<ApiState>>,
+                                headers: HeaderMap,
+                                RawQuery(query): RawQuery,
+                                body: Body| async move {
+                handle(state, index, headers, query, body).await
+            };
+            methods = methods.on(method_filter(endpoint.method), handler);
+        }
+        let path_owned = path.to_string();
+        methods = methods.fallback(move |method: Method| async move {
+            ApiError::MethodNotAllowed {
+                method: method.to_string(),
+                path: path_owned,
+                allowed,
+            }
+        });
+        router = router.route(path, methods);
+    }
+    router
+        .route("/metrics", get(metrics))
+        .route(
+            "/health",
+            get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }),
+        )
+        .fallback(|method: Method, request: Request| async move {
+            ApiError::NotFound {
+                method: method.to_string(),
+                path: request.uri().path().to_string(),
+            }
+        })
+        .layer(middleware::from_fn_with_state(state.clone(), limit_headers))
+        .with_state(state)
+}
+
+fn method_filter(method: plan::Method) -> MethodFilter {
+    match method {
+        plan::Method::Get => MethodFilter::GET,
+        plan::Method::Post => MethodFilter::POST,
+        plan::Method::Put => MethodFilter::PUT,
+        plan::Method::Patch => MethodFilter::PATCH,
+        plan::Method::Delete => MethodFilter::DELETE,
+    }
+}
+
+async fn limit_headers(
+    State(state): State<Arc<ApiState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let size: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    let limit = state.limits.max_header_bytes;
+    if size > limit {
+        state.metrics.bad_requests.inc();
+        return ApiError::HeadersTooLarge { limit }.into_response();
+    }
+    next.run(request).await
+}
+
+async fn metrics(State(state): State<Arc<ApiState>>) -> impl IntoResponse {
+    state
+        .metrics
+        .producer_queue_depth
+        .set(i64::from(state.producer.in_flight_count()));
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+}
+
+async fn handle(
+    state: Arc<ApiState>,
+    index: usize,
+    headers: HeaderMap,
+    query: Option<String>,
+    body: Body,
+) -> Response {
+    let endpoint = &state.plan.endpoints[index];
+    let label = format!("{} {}", endpoint.method.as_str(), endpoint.path);
+    state.metrics.requests_in_flight.inc();
+    let response = match accept(&state, endpoint, headers, query, body).await {
+        Ok(()) => (
+            StatusCode::from_u16(endpoint.response.status).unwrap_or(StatusCode::OK),
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            endpoint.response.body.clone(),
+        )
+            .into_response(),
+        Err(error) => {
+            if error.status().is_client_error() {
+                state.metrics.bad_requests.inc();
+            }
+            tracing::debug!(endpoint = %label, error = %error, "request refused");
+            error.into_response()
+        }
+    };
+    state.metrics.requests_in_flight.dec();
+    state
+        .metrics
+        .requests
+        .with_label_values(&[label.as_str(), response.status().as_str()])
+        .inc();
+    response
+}
+
+/// Everything between the request and the broker's acknowledgement.
+async fn accept(
+    state: &ApiState,
+    endpoint: &plan::Endpoint,
+    headers: HeaderMap,
+    query: Option<String>,
+    body: Body,
+) -> Result<(), ApiError> {
+    if let Some(token) = &endpoint.auth {
+        authorize(&headers, token.expose())?;
+    }
+    let body = if endpoint.json_body {
+        Some(read_body(body, state.limits.max_body_bytes).await?)
+    } else {
+        None
+    };
+    let query: Vec<(String, String)> = match query.as_deref() {
+        Some(text) => {
+            serde_urlencoded::from_str(text).map_err(|e| ApiError::BadQuery(e.to_string()))?
+        }
+        None => Vec::new(),
+    };
+    let header_list: Vec<(&str, String)> = headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let received_at_micros = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64);
+    let request = RequestParts {
+        headers: header_list,
+        query,
+        body: body.as_deref(),
+        received_at_micros,
+    };
+    let plan = &state.plan;
+    let topic = plan.topic(&endpoint.topic);
+    let schema = plan.topic_schema(topic);
+    let key_field = topic.key.as_ref().map(|k| schema.field(k));
+    let mut new_id = || uuid::Uuid::new_v4().to_string();
+    let events = build_events(endpoint, schema, key_field, &request, &mut new_id)?;
+
+    if let Some(backlog) = &state.backlog {
+        let incoming: u64 = events.iter().map(|e| e.payload.len() as u64).sum();
+        if !backlog.admits(&topic.name, incoming) {
+            state
+                .metrics
+                .backpressure_rejections
+                .with_label_values(&[topic.name.as_str()])
+                .inc();
+            return Err(ApiError::Backpressure {
+                topic: topic.name.clone(),
+                backlog_bytes: backlog.size(&topic.name).bytes,
+            });
+        }
+    }
+    produce(state, &topic.name, events).await
+}
+
+fn authorize(headers: &HeaderMap, token: &str) -> Result<(), ApiError> {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .ok_or(ApiError::MissingToken)?;
+    // Compare in constant time, so timing tells nothing about the token.
+    let (a, b) = (presented.trim().as_bytes(), token.as_bytes());
+    let differ = a.len() != b.len() || a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) != 0;
+    if differ {
+        return Err(ApiError::WrongToken);
+    }
+    Ok(())
+}
+
+async fn read_body(body: Body, limit: usize) -> Result<Vec<u8>, ApiError> {
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes().to_vec()),
+        Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
+            Err(ApiError::BodyTooLarge { limit })
+        }
+        Err(error) => Err(ApiError::BodyUnreadable(error.to_string())),
+    }
+}
+
+/// Sends every event and waits for the broker's acknowledgement of each.
+async fn produce(state: &ApiState, topic: &str, events: Vec<Event>) -> Result<(), ApiError> {
+    let total = events.len();
+    let started = Instant::now();
+    let timeout = state.limits.delivery_timeout;
+    let deliveries = futures::future::join_all(events.iter().map(|event| {
+        let mut record = FutureRecord::to(topic).payload(&event.payload);
+        if let Some(key) = &event.key {
+            record = record.key(key);
+        }
+        state.producer.send(record, timeout)
+    }))
+    .await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let mut failure = None;
+    let mut failed = 0;
+    for (event, delivery) in events.iter().zip(deliveries) {
+        match delivery {
+            Ok(delivery) => {
+                state
+                    .metrics
+                    .events_produced
+                    .with_label_values(&[topic])
+                    .inc();
+                state
+                    .metrics
+                    .delivery_seconds
+                    .with_label_values(&[topic])
+                    .observe(elapsed);
+                if let Some(backlog) = &state.backlog {
+                    backlog.produced(
+                        topic,
+                        delivery.partition,
+                        delivery.offset,
+                        event.payload.len() as u64,
+                    );
+                }
+            }
+            Err((error, _)) => {
+                failed += 1;
+                state
+                    .metrics
+                    .delivery_failures
+                    .with_label_values(&[topic])
+                    .inc();
+                failure.get_or_insert_with(|| error.to_string());
+            }
+        }
+    }
+    match failure {
+        None => Ok(()),
+        Some(reason) => {
+            tracing::warn!(topic, failed, total, %reason, "events not acknowledged");
+            Err(ApiError::NotDelivered {
+                failed,
+                total,
+                reason,
+            })
+        }
+    }
+}

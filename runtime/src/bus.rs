@@ -1,0 +1,127 @@
+//! The Kafka side: the embedded broker, producer settings, topic creation.
+
+use pipec_compiler::plan::Plan;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::{DefaultProducerContext, FutureProducer};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// librdkafka's mock cluster: a Kafka-protocol broker inside this process,
+/// reachable on a loopback port, holding everything in memory.
+pub struct EmbeddedBroker {
+    cluster: MockCluster<'static, DefaultProducerContext>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    #[error("cannot start the embedded broker: {0}")]
+    Embedded(KafkaError),
+    #[error("cannot create topic `{topic}`: {source}")]
+    CreateTopic { topic: String, source: KafkaError },
+    #[error("invalid Kafka setting: {0}")]
+    Config(KafkaError),
+}
+
+impl EmbeddedBroker {
+    pub fn start() -> Result<Self, BusError> {
+        let cluster = MockCluster::new(1).map_err(BusError::Embedded)?;
+        Ok(EmbeddedBroker { cluster })
+    }
+
+    pub fn bootstrap_servers(&self) -> String {
+        self.cluster.bootstrap_servers()
+    }
+
+    /// The mock cluster has no CreateTopics API: topics are made here.
+    pub fn create_topics(&self, plan: &Plan) -> Result<(), BusError> {
+        for topic in &plan.topics {
+            self.cluster
+                .create_topic(&topic.name, topic.partitions as i32, 1)
+                .map_err(|source| BusError::CreateTopic {
+                    topic: topic.name.clone(),
+                    source,
+                })?;
+        }
+        Ok(())
+    }
+}
+
+/// Where the brokers are and how to talk to them.
+#[derive(Debug, Clone)]
+pub struct BusSettings {
+    pub bootstrap_servers: String,
+    /// librdkafka settings passed through (SASL, TLS, client.id, ...).
+    pub options: BTreeMap<String, String>,
+    /// How long an event may wait for the broker before the client gets 503.
+    pub delivery_timeout: Duration,
+}
+
+impl BusSettings {
+    fn client_config(&self) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        config.set("bootstrap.servers", &self.bootstrap_servers);
+        for (key, value) in &self.options {
+            config.set(key, value);
+        }
+        config
+    }
+
+    /// A producer that reports success only for events every in-sync
+    /// replica has, without duplicates on retry.
+    pub fn producer(&self) -> Result<FutureProducer, BusError> {
+        let mut config = self.client_config();
+        config
+            .set("acks", "all")
+            .set("enable.idempotence", "true")
+            .set("linger.ms", "2")
+            .set(
+                "message.timeout.ms",
+                self.delivery_timeout.as_millis().to_string(),
+            );
+        // Settings the user passed win over ours, except the guarantees.
+        for (key, value) in &self.options {
+            if !matches!(key.as_str(), "acks" | "enable.idempotence") {
+                config.set(key, value);
+            }
+        }
+        config.create().map_err(BusError::Config)
+    }
+
+    /// Creates the plan's missing topics with their declared partitions, at
+    /// the cluster's default replication.
+    pub async fn create_topics(&self, plan: &Plan) -> Result<(), BusError> {
+        let admin: AdminClient<DefaultClientContext> =
+            self.client_config().create().map_err(BusError::Config)?;
+        let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+        for topic in &plan.topics {
+            let new = NewTopic::new(
+                &topic.name,
+                topic.partitions as i32,
+                TopicReplication::Fixed(-1),
+            );
+            let results = admin
+                .create_topics([&new], &options)
+                .await
+                .map_err(|source| BusError::CreateTopic {
+                    topic: topic.name.clone(),
+                    source,
+                })?;
+            for result in results {
+                match result {
+                    Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                    Err((name, code)) => {
+                        return Err(BusError::CreateTopic {
+                            topic: name,
+                            source: KafkaError::AdminOp(code),
+                        })
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}

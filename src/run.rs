@@ -1,0 +1,279 @@
+//! `pipec run FILE [--listen ADDR] [--brokers LIST] [--role api|sinks|all]
+//! [--data-dir DIR] [--profile FILE]`
+
+use crate::profile::{Profile, ProfileEnvironment};
+use crate::{report, Outcome};
+use pipec_compiler::{compile, Plan, Source};
+use pipec_runtime::api::ApiLimits;
+use pipec_runtime::bus::{BusSettings, EmbeddedBroker};
+use pipec_runtime::{Pipeline, RunSettings};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// The pipeline file.
+    file: PathBuf,
+    /// Where the API listens (the seed's port by default; 0.0.0.0:5000 to expose it).
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Kafka bootstrap servers; without them (here, in PIPEC_BROKERS, the
+    /// profile or the file) an embedded broker is started.
+    #[arg(long, env = "PIPEC_BROKERS")]
+    brokers: Option<String>,
+    /// Which parts run in this process.
+    #[arg(long, value_enum, default_value_t = Role::All)]
+    role: Role,
+    /// Where relative sink and checkpoint paths resolve.
+    #[arg(long, env = "PIPEC_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Deployment settings: brokers, listen, data_dir, kafka options, env.
+    #[arg(long)]
+    profile: Option<PathBuf>,
+    /// A librdkafka setting, such as `security.protocol=SASL_SSL` (repeatable).
+    #[arg(long = "kafka-option", value_name = "KEY=VALUE", value_parser = parse_option)]
+    kafka_options: Vec<(String, String)>,
+    /// Seconds an event may wait for the broker before the client gets 503.
+    #[arg(long, default_value_t = 10.0)]
+    delivery_timeout: f64,
+    /// Seconds between status lines (0: none).
+    #[arg(long, default_value_t = 30.0)]
+    status_interval: f64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Role {
+    /// The HTTP API only.
+    Api,
+    /// The sink workers only.
+    Sinks,
+    /// Both.
+    All,
+}
+
+fn parse_option(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.trim().to_string(), v.to_string()))
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| format!("expected KEY=VALUE, got `{text}`"))
+}
+
+pub fn run(args: RunArgs) -> Outcome {
+    let profile = match &args.profile {
+        Some(path) => match Profile::load(path) {
+            Ok(profile) => profile,
+            Err(message) => return environment_error(&message),
+        },
+        None => Profile::default(),
+    };
+    let text = match std::fs::read_to_string(&args.file) {
+        Ok(text) => text,
+        Err(error) => {
+            return environment_error(&format!("cannot read `{}`: {error}", args.file.display()))
+        }
+    };
+    let source = Source::new(args.file.display().to_string(), text);
+    let checked = match compile(&source, &ProfileEnvironment { profile: &profile }) {
+        Ok(checked) => checked,
+        Err(diagnostics) => {
+            report::print(&source, &diagnostics);
+            eprintln!("error: `{}` has errors; nothing was started", source.name);
+            return Outcome::InputErrors;
+        }
+    };
+    report::print(&source, &checked.warnings);
+    let plan = checked.plan;
+    if args.role == Role::Sinks {
+        return environment_error(
+            "`--role sinks` needs the sink workers, which this build of pipec does not have yet",
+        );
+    }
+    let data_dir = args
+        .data_dir
+        .clone()
+        .or(profile.data_dir.clone())
+        .unwrap_or_else(|| PathBuf::from("data"));
+    let listen = args
+        .listen
+        .or(profile.listen)
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 5000)));
+    let mut options: BTreeMap<String, String> = plan
+        .kafka
+        .options
+        .iter()
+        .map(|(k, v)| (k.clone(), v.value().to_string()))
+        .collect();
+    options.extend(profile.kafka.clone());
+    options.extend(args.kafka_options.iter().cloned());
+    let brokers = args
+        .brokers
+        .clone()
+        .or(profile.brokers.clone())
+        .or(plan.kafka.brokers.clone())
+        .filter(|b| !b.trim().is_empty());
+
+    // The mock cluster lives on this thread for the whole run.
+    let embedded = match brokers {
+        Some(_) => None,
+        None => match EmbeddedBroker::start().and_then(|b| b.create_topics(&plan).map(|()| b)) {
+            Ok(broker) => Some(broker),
+            Err(error) => return environment_error(&error.to_string()),
+        },
+    };
+    let bootstrap_servers = brokers
+        .clone()
+        .or_else(|| embedded.as_ref().map(EmbeddedBroker::bootstrap_servers))
+        .unwrap_or_default();
+    let delivery_timeout = match seconds(args.delivery_timeout) {
+        Some(d) if !d.is_zero() => d,
+        _ => return environment_error("--delivery-timeout must be a positive number of seconds"),
+    };
+    let Some(status_interval) = seconds(args.status_interval) else {
+        return environment_error("--status-interval must be a number of seconds, 0 or more");
+    };
+    let settings = RunSettings {
+        listen,
+        bus: BusSettings {
+            bootstrap_servers: bootstrap_servers.clone(),
+            options,
+            delivery_timeout,
+        },
+        embedded: embedded.is_some(),
+        limits: ApiLimits {
+            delivery_timeout,
+            ..ApiLimits::default()
+        },
+        status_interval,
+    };
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            return environment_error(&format!("cannot start the async runtime: {error}"))
+        }
+    };
+    let outcome = runtime.block_on(async move {
+        let pipeline = match Pipeline::build(plan, settings) {
+            Ok(pipeline) => pipeline,
+            Err(error) => return environment_error(&error.to_string()),
+        };
+        let banner = Banner {
+            source: &source.name,
+            plan: pipeline.plan(),
+            bootstrap_servers: &bootstrap_servers,
+            embedded: brokers.is_none(),
+            data_dir: &data_dir,
+        };
+        let banner_lines = banner.lines_before_listen();
+        let bound = match pipeline.bind().await {
+            Ok(bound) => bound,
+            Err(error) => return environment_error(&error.to_string()),
+        };
+        print_banner(&banner_lines, bound.local_addr());
+        match bound.serve(shutdown_signal()).await {
+            Ok(()) => {
+                tracing::info!("stopped");
+                Outcome::Success
+            }
+            Err(error) => environment_error(&error.to_string()),
+        }
+    });
+    drop(embedded);
+    outcome
+}
+
+fn seconds(value: f64) -> Option<Duration> {
+    (value.is_finite() && value >= 0.0).then(|| Duration::from_secs_f64(value))
+}
+
+fn environment_error(message: &str) -> Outcome {
+    eprintln!("error: {message}");
+    Outcome::Environment
+}
+
+struct Banner<'a> {
+    source: &'a str,
+    plan: &'a Plan,
+    bootstrap_servers: &'a str,
+    embedded: bool,
+    data_dir: &'a std::path::Path,
+}
+
+impl Banner<'_> {
+    fn lines_before_listen(&self) -> Vec<String> {
+        let plan = self.plan;
+        let mut lines = vec![format!(
+            "pipec run {}: pipeline `{}`",
+            self.source, plan.name
+        )];
+        let kafka = if self.embedded {
+            format!(
+                "embedded broker at {} (librdkafka mock cluster, in memory only; use --brokers for a real cluster)",
+                self.bootstrap_servers
+            )
+        } else {
+            format!("brokers {}", self.bootstrap_servers)
+        };
+        lines.push(format!("  kafka    {kafka}"));
+        let topics: Vec<String> = plan
+            .topics
+            .iter()
+            .map(|t| {
+                format!(
+                    "{} ({} partition{})",
+                    t.name,
+                    t.partitions,
+                    if t.partitions == 1 { "" } else { "s" }
+                )
+            })
+            .collect();
+        lines.push(format!("  topics   {}", topics.join(", ")));
+        lines.push(format!(
+            "  sinks    {} declared; not started (sink workers are not part of this build yet)",
+            plan.sinks.len()
+        ));
+        let data_dir =
+            std::path::absolute(self.data_dir).unwrap_or_else(|_| self.data_dir.to_path_buf());
+        lines.push(format!("  data     {}", data_dir.display()));
+        lines
+    }
+}
+
+fn print_banner(lines: &[String], addr: SocketAddr) {
+    let mut stdout = std::io::stdout().lock();
+    for line in lines {
+        let _ = writeln!(stdout, "{line}");
+    }
+    let _ = writeln!(stdout, "  api      listening on http://{addr}");
+    let _ = writeln!(stdout, "  metrics  http://{addr}/metrics");
+    let _ = stdout.flush();
+}
+
+/// SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+    tracing::info!("shutting down: no new requests; finishing deliveries");
+}

@@ -1,0 +1,175 @@
+//! Helpers for the end-to-end tests: the real `pipec` binary as a process,
+//! a raw HTTP/1.1 client (so tests control every byte, the `Host` header
+//! included) and `kcat` as the independent Kafka client.
+#![allow(dead_code)]
+
+pub mod http;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+pub const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// A running `pipec run`, stopped with SIGKILL if the test forgets.
+pub struct Pipec {
+    child: Child,
+    pub addr: SocketAddr,
+    /// The Kafka bootstrap servers from the banner.
+    pub bootstrap: String,
+    pub banner: Vec<String>,
+}
+
+impl Pipec {
+    /// `pipec run ARGS...` from the repository root; waits for the banner.
+    pub fn start(args: &[&str]) -> Pipec {
+        Pipec::start_with_env(args, &[])
+    }
+
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Pipec {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_pipec"));
+        command
+            .arg("run")
+            .args(args)
+            .current_dir(ROOT)
+            .env("RUST_LOG", "warn")
+            .env_remove("PIPEC_BROKERS")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("pipec starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (lines_tx, lines_rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if lines_tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut banner = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = match lines_rx.recv_timeout(left) {
+                Ok(line) => line,
+                Err(_) => {
+                    let _ = child.kill();
+                    let status = child.wait();
+                    panic!("pipec printed no `listening` line ({status:?}); banner so far: {banner:#?}");
+                }
+            };
+            banner.push(line.clone());
+            if let Some(addr) = line.split("listening on http://").nth(1) {
+                let addr = addr.trim().parse().expect("an address");
+                let bootstrap = banner
+                    .iter()
+                    .find_map(|l| {
+                        l.split("embedded broker at ")
+                            .nth(1)
+                            .or_else(|| l.split("kafka    brokers ").nth(1))
+                            .map(|rest| {
+                                rest.split_whitespace()
+                                    .next()
+                                    .unwrap_or_default()
+                                    .to_string()
+                            })
+                    })
+                    .expect("the banner names the brokers");
+                return Pipec {
+                    child,
+                    addr,
+                    bootstrap,
+                    banner,
+                };
+            }
+        }
+    }
+
+    pub fn get(&self, path: &str, headers: &[(&str, &str)]) -> http::Response {
+        http::request(self.addr, "GET", path, headers, b"")
+    }
+
+    pub fn post(&self, path: &str, headers: &[(&str, &str)], body: &[u8]) -> http::Response {
+        http::request(self.addr, "POST", path, headers, body)
+    }
+
+    /// SIGTERM, then the exit status.
+    pub fn stop(mut self) -> ExitStatus {
+        signal(self.child.id(), "TERM");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "pipec did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Pipec {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+pub fn signal(pid: u32, name: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+}
+
+/// Every message of `topic`, read from the beginning with `kcat`, as JSON.
+pub fn kcat_read(bootstrap: &str, topic: &str) -> Vec<serde_json::Value> {
+    let output = Command::new("kcat")
+        .args([
+            "-C",
+            "-b",
+            bootstrap,
+            "-t",
+            topic,
+            "-o",
+            "beginning",
+            "-e",
+            "-q",
+        ])
+        .output()
+        .expect("kcat is installed (tests/services/tools.sh installs it)");
+    assert!(
+        output.status.success(),
+        "kcat failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .expect("UTF-8 messages")
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+/// A unique string, to find this test's events among others on a shared broker.
+pub fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{prefix}-{}-{nanos}", std::process::id())
+}
+
+pub fn path(relative: &str) -> String {
+    Path::new(ROOT).join(relative).display().to_string()
+}
