@@ -350,3 +350,31 @@ fn the_seed_load_script_reports_what_it_sent() {
     }
     assert_eq!(received, reported);
 }
+
+/// A profile supplies `${NAME}` values and Kafka settings without touching
+/// the pipeline file.
+#[test]
+fn a_profile_supplies_environment_values() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("profile");
+    std::fs::create_dir_all(&dir).unwrap();
+    let profile = dir.join("laptop.yaml");
+    std::fs::write(
+        &profile,
+        "listen: 127.0.0.1:0\nkafka:\n  client.id: from-profile\nenv:\n  SHOP_API_TOKEN: profile-token\n",
+    )
+    .unwrap();
+    let pipec = Pipec::start(&[STOREFRONT, "--profile", profile.to_str().unwrap()]);
+    let valid = r#"{"order_id":"o1","customer_id":"c1","sku":"s","quantity":1,"unit_price":1,"placed_at":"2020-08-02T22:49:11Z"}"#;
+    let ok = pipec.post(
+        "/v1/purchases",
+        &[("Authorization", "Bearer profile-token")],
+        valid.as_bytes(),
+    );
+    assert_eq!(ok.status, 202, "{}", ok.text());
+    let wrong = pipec.post(
+        "/v1/purchases",
+        &[("Authorization", &format!("Bearer {TOKEN}"))],
+        valid.as_bytes(),
+    );
+    assert_eq!(wrong.status, 401);
+}

@@ -211,3 +211,29 @@ fn with_the_broker_down_no_event_is_acknowledged() {
     }
     assert!(pipec.stop().success());
 }
+
+#[test]
+fn missing_topics_are_created_with_their_declared_partitions() {
+    let Some(bootstrap) = broker() else { return };
+    let pipec = Pipec::start_with_env(
+        &[
+            "examples/storefront.pipe",
+            "--listen",
+            "127.0.0.1:0",
+            "--brokers",
+            &bootstrap,
+        ],
+        &[("SHOP_API_TOKEN", "t")],
+    );
+    let output = Command::new("kcat")
+        .args(["-L", "-b", &bootstrap, "-t", "purchases", "-J"])
+        .output()
+        .expect("kcat runs");
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("JSON metadata");
+    let partitions = metadata["topics"][0]["partitions"]
+        .as_array()
+        .expect("the topic exists");
+    assert_eq!(partitions.len(), 6, "{metadata}");
+    assert!(pipec.stop().success());
+}
