@@ -6,6 +6,7 @@ use crate::{report, Outcome};
 use pipec_compiler::{compile, Plan, Source};
 use pipec_runtime::api::ApiLimits;
 use pipec_runtime::bus::{BusSettings, EmbeddedBroker};
+use pipec_runtime::sink::SinkSummary;
 use pipec_runtime::{Pipeline, RunSettings};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -42,6 +43,10 @@ pub struct RunArgs {
     /// Seconds between status lines (0: none).
     #[arg(long, default_value_t = 30.0)]
     status_interval: f64,
+    /// Every sink reads what its topic holds now, writes it, and stops
+    /// (with `--role sinks`, the process then exits): for backfills.
+    #[arg(long)]
+    once: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -86,11 +91,6 @@ pub fn run(args: RunArgs) -> Outcome {
     };
     report::print(&source, &checked.warnings);
     let plan = checked.plan;
-    if args.role == Role::Sinks {
-        return environment_error(
-            "`--role sinks` needs the sink workers, which this build of pipec does not have yet",
-        );
-    }
     let data_dir = args
         .data_dir
         .clone()
@@ -147,6 +147,13 @@ pub fn run(args: RunArgs) -> Outcome {
             ..ApiLimits::default()
         },
         status_interval,
+        role: match args.role {
+            Role::Api => pipec_runtime::Role::Api,
+            Role::Sinks => pipec_runtime::Role::Sinks,
+            Role::All => pipec_runtime::Role::All,
+        },
+        data_dir: data_dir.clone(),
+        once: args.once,
     };
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -169,6 +176,7 @@ pub fn run(args: RunArgs) -> Outcome {
             bootstrap_servers: &bootstrap_servers,
             embedded: brokers.is_none(),
             data_dir: &data_dir,
+            role: args.role,
         };
         let banner_lines = banner.lines_before_listen();
         let bound = match pipeline.bind().await {
@@ -177,8 +185,8 @@ pub fn run(args: RunArgs) -> Outcome {
         };
         print_banner(&banner_lines, bound.local_addr());
         match bound.serve(shutdown_signal()).await {
-            Ok(()) => {
-                tracing::info!("stopped");
+            Ok(summaries) => {
+                print_summaries(&summaries);
                 Outcome::Success
             }
             Err(error) => environment_error(&error.to_string()),
@@ -203,6 +211,7 @@ struct Banner<'a> {
     bootstrap_servers: &'a str,
     embedded: bool,
     data_dir: &'a std::path::Path,
+    role: Role,
 }
 
 impl Banner<'_> {
@@ -234,10 +243,31 @@ impl Banner<'_> {
             })
             .collect();
         lines.push(format!("  topics   {}", topics.join(", ")));
-        lines.push(format!(
-            "  sinks    {} declared; not started (sink workers are not part of this build yet)",
-            plan.sinks.len()
-        ));
+        if self.role == Role::Api {
+            lines.push("  sinks    not run here (--role api)".to_string());
+        } else {
+            for sink in &plan.sinks {
+                let trigger = match &sink.trigger {
+                    pipec_compiler::plan::Trigger::Once => "once".to_string(),
+                    pipec_compiler::plan::Trigger::Every { interval_ms, rows } => {
+                        let mut parts = Vec::new();
+                        if let Some(ms) = interval_ms {
+                            parts.push(format!("{}s", *ms as f64 / 1000.0));
+                        }
+                        if let Some(rows) = rows {
+                            parts.push(format!("{rows} rows"));
+                        }
+                        format!("every {}", parts.join(" or "))
+                    }
+                };
+                lines.push(format!(
+                    "  sink     {} <- {} ({trigger}) -> {}",
+                    sink.name,
+                    sink.topic.name,
+                    sink.path.as_str()
+                ));
+            }
+        }
         let data_dir =
             std::path::absolute(self.data_dir).unwrap_or_else(|_| self.data_dir.to_path_buf());
         lines.push(format!("  data     {}", data_dir.display()));
@@ -252,6 +282,19 @@ fn print_banner(lines: &[String], addr: SocketAddr) {
     }
     let _ = writeln!(stdout, "  api      listening on http://{addr}");
     let _ = writeln!(stdout, "  metrics  http://{addr}/metrics");
+    let _ = stdout.flush();
+}
+
+/// One line per sink, on stdout, when the run ends.
+fn print_summaries(summaries: &[SinkSummary]) {
+    let mut stdout = std::io::stdout().lock();
+    for s in summaries {
+        let _ = writeln!(
+            stdout,
+            "sink {}: read {} events, wrote {} rows in {} files, {} dead letters",
+            s.sink, s.events_read, s.rows_written, s.files, s.dead_letters
+        );
+    }
     let _ = stdout.flush();
 }
 

@@ -91,6 +91,18 @@ impl BusSettings {
         config.create().map_err(BusError::Config)
     }
 
+    /// A consumer that never commits on its own: a sink's checkpoint
+    /// decides where it resumes.
+    pub fn consumer_config(&self, group_id: &str) -> ClientConfig {
+        let mut config = self.client_config();
+        config
+            .set("group.id", group_id)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest");
+        config
+    }
+
     /// Creates the plan's missing topics with their declared partitions, at
     /// the cluster's default replication.
     pub async fn create_topics(&self, plan: &Plan) -> Result<(), BusError> {

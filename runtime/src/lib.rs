@@ -12,5 +12,7 @@ pub mod event;
 pub mod layout;
 pub mod metrics;
 mod pipeline;
+pub mod sink;
+pub mod storage;
 
-pub use pipeline::{Pipeline, RunError, RunSettings};
+pub use pipeline::{BoundPipeline, Pipeline, Role, RunError, RunSettings};

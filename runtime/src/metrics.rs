@@ -15,6 +15,11 @@ pub struct Metrics {
     pub producer_queue_depth: IntGauge,
     pub requests_in_flight: IntGauge,
     pub bad_requests: IntCounter,
+    pub sink_events_read: IntCounterVec,
+    pub sink_rows_written: IntCounterVec,
+    pub sink_files_written: IntCounterVec,
+    pub dead_letters: IntCounterVec,
+    pub sink_lag: prometheus::IntGaugeVec,
 }
 
 impl Metrics {
@@ -70,8 +75,25 @@ impl Metrics {
                 .expect("valid metric");
         let bad_requests = IntCounter::new("http_bad_requests_total", "Requests answered 4xx")
             .expect("valid metric");
+        let sink_counter = |name: &str, help: &str| {
+            IntCounterVec::new(Opts::new(name, help), &["sink"]).expect("valid metric")
+        };
+        let sink_events_read = sink_counter("sink_events_read_total", "Messages a sink read from Kafka");
+        let sink_rows_written = sink_counter("sink_rows_written_total", "Rows a sink wrote to Parquet");
+        let sink_files_written = sink_counter("sink_files_written_total", "Parquet files a sink wrote");
+        let dead_letters = sink_counter("dead_letters_total", "Messages a sink sent to the dead-letter table");
+        let sink_lag = prometheus::IntGaugeVec::new(
+            Opts::new("sink_lag", "Messages in Kafka a sink has not written yet, per partition, at its last write"),
+            &["sink", "partition"],
+        )
+        .expect("valid metric");
         for collector in [
-            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(sink_events_read.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(sink_rows_written.clone()),
+            Box::new(sink_files_written.clone()),
+            Box::new(dead_letters.clone()),
+            Box::new(sink_lag.clone()),
+            Box::new(requests.clone()),
             Box::new(events_produced.clone()),
             Box::new(delivery_seconds.clone()),
             Box::new(delivery_failures.clone()),
@@ -94,6 +116,11 @@ impl Metrics {
             producer_queue_depth,
             requests_in_flight,
             bad_requests,
+            sink_events_read,
+            sink_rows_written,
+            sink_files_written,
+            dead_letters,
+            sink_lag,
         }
     }
 
@@ -108,6 +135,14 @@ impl Metrics {
     /// Events acknowledged so far, over all topics.
     pub fn events_in(&self) -> u64 {
         self.events_produced.collect_total()
+    }
+
+    pub fn rows_written(&self) -> u64 {
+        self.sink_rows_written.collect_total()
+    }
+
+    pub fn dead_lettered(&self) -> u64 {
+        self.dead_letters.collect_total()
     }
 }
 

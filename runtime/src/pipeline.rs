@@ -1,33 +1,63 @@
-//! Build, then serve: a plan becomes a running API.
+//! Build, then serve: a plan becomes a running API and sink workers.
 
 use crate::api::{self, ApiLimits, ApiState};
 use crate::backlog::{Backlog, BacklogLimit};
 use crate::bus::{BusError, BusSettings};
 use crate::metrics::Metrics;
+use crate::sink::{SinkCommand, SinkError, SinkSummary, SinkWorker};
+use pipec_compiler::plan::Trigger;
 use pipec_compiler::Plan;
 use rdkafka::producer::Producer;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+/// Which parts of the pipeline this process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Api,
+    Sinks,
+    All,
+}
+
+impl Role {
+    fn api(self) -> bool {
+        matches!(self, Role::Api | Role::All)
+    }
+    fn sinks(self) -> bool {
+        matches!(self, Role::Sinks | Role::All)
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct RunSettings {
     pub listen: SocketAddr,
     pub bus: BusSettings,
-    /// The broker is the in-process mock cluster: bound the backlog.
+    /// The broker is the in-process mock cluster: bound the backlog, and
+    /// drain the topics into files before exiting.
     pub embedded: bool,
     pub limits: ApiLimits,
     /// How often the one-line status is logged; zero for never.
     pub status_interval: Duration,
+    pub role: Role,
+    /// Where relative sink, checkpoint and dead-letter paths resolve.
+    pub data_dir: PathBuf,
+    /// Every sink reads what its topic holds, writes once, and stops.
+    pub once: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error(transparent)]
     Bus(#[from] BusError),
+    #[error(transparent)]
+    Sink(#[from] SinkError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -41,16 +71,22 @@ pub enum RunError {
 pub struct Pipeline {
     settings: RunSettings,
     state: Arc<ApiState>,
+    sinks: Vec<SinkWorker>,
 }
 
-/// A pipeline whose port is bound: `serve` starts answering.
+/// A pipeline whose port is bound: `serve` starts everything.
 pub struct BoundPipeline {
     pipeline: Pipeline,
     listener: TcpListener,
 }
 
 impl Pipeline {
-    pub fn build(plan: Plan, settings: RunSettings) -> Result<Self, RunError> {
+    pub fn build(mut plan: Plan, settings: RunSettings) -> Result<Self, RunError> {
+        if settings.once {
+            for sink in &mut plan.sinks {
+                sink.trigger = Trigger::Once;
+            }
+        }
         let producer = settings.bus.producer()?;
         let backlog = settings.embedded.then(|| {
             let mut readers: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -65,21 +101,46 @@ impl Pipeline {
             }
             Arc::new(Backlog::new(BacklogLimit::EMBEDDED, readers))
         });
+        let metrics = Arc::new(Metrics::new());
+        let sinks = if settings.role.sinks() {
+            (0..plan.sinks.len())
+                .map(|index| {
+                    SinkWorker::build(
+                        &plan,
+                        index,
+                        &settings.bus,
+                        &settings.data_dir,
+                        metrics.clone(),
+                        backlog.clone(),
+                    )
+                })
+                .collect::<Result<Vec<_>, _>>()?
+        } else {
+            Vec::new()
+        };
         let state = Arc::new(ApiState {
             plan: Arc::new(plan),
             producer,
-            metrics: Arc::new(Metrics::new()),
+            metrics,
             backlog,
             limits: settings.limits,
+            serve_endpoints: settings.role.api(),
         });
-        Ok(Pipeline { settings, state })
+        Ok(Pipeline { settings, state, sinks })
     }
 
     pub fn plan(&self) -> &Plan {
         &self.state.plan
     }
 
-    /// Creates missing topics (on a real cluster) and binds the API's port.
+    /// Whether the process ends by itself: every sink is `once` and there
+    /// is no API to keep serving.
+    pub fn finishes_by_itself(&self) -> bool {
+        let api = self.settings.role.api() && !self.state.plan.endpoints.is_empty();
+        !api && !self.sinks.is_empty() && self.sinks.iter().all(SinkWorker::is_once)
+    }
+
+    /// Creates missing topics (on a real cluster) and binds the port.
     pub async fn bind(self) -> Result<BoundPipeline, RunError> {
         if !self.settings.embedded {
             self.settings.bus.create_topics(&self.state.plan).await?;
@@ -97,32 +158,89 @@ impl Pipeline {
 
 impl BoundPipeline {
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .unwrap_or(self.pipeline.settings.listen)
+        self.listener.local_addr().unwrap_or(self.pipeline.settings.listen)
     }
 
-    /// Answers requests until `shutdown` completes, then finishes in-flight
-    /// requests and waits for the broker to acknowledge what is queued.
+    /// Runs until `shutdown` completes (or, for a process of `once` sinks,
+    /// until they are done). Then: no new requests, in-flight ones finish,
+    /// queued events are acknowledged, sinks write what they hold (draining
+    /// the embedded broker first), and their totals are returned.
     pub async fn serve(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> Result<(), RunError> {
-        let state = self.pipeline.state.clone();
-        let status = spawn_status_line(state.clone(), self.pipeline.settings.status_interval);
+    ) -> Result<Vec<SinkSummary>, RunError> {
+        let finishes_by_itself = self.pipeline.finishes_by_itself();
+        let Pipeline { settings, state, sinks } = self.pipeline;
+        let (commands, command_rx) = watch::channel(SinkCommand::Run);
+        let mut workers = JoinSet::new();
+        for sink in sinks {
+            workers.spawn(sink.run(command_rx.clone()));
+        }
+        let status = spawn_status_line(state.clone(), settings.status_interval);
         let router = api::router(state.clone());
-        let served = axum::serve(self.listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await;
-        status.abort();
-        let timeout = self.pipeline.settings.limits.delivery_timeout;
+
+        // The server stops on the signal, or when self-finishing sinks are done.
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+        let stop_serving = async move {
+            tokio::select! {
+                _ = shutdown => {}
+                _ = done_rx => {}
+            }
+        };
+        let server = tokio::spawn(async move {
+            axum::serve(self.listener, router)
+                .with_graceful_shutdown(stop_serving)
+                .await
+        });
+
+        let mut summaries = Vec::new();
+        let mut failure: Option<RunError> = None;
+        if finishes_by_itself {
+            while let Some(joined) = workers.join_next().await {
+                collect(joined, &mut summaries, &mut failure);
+            }
+            let _ = done_tx.send(());
+        }
+        let served = server.await.unwrap_or_else(|e| Err(std::io::Error::other(e)));
+
+        // Everything the API acknowledged reaches the broker before sinks stop.
+        let timeout = settings.limits.delivery_timeout;
         let producer = state.producer.clone();
-        let flushed = tokio::task::spawn_blocking(move || producer.flush(timeout)).await;
-        if let Ok(Err(error)) = flushed {
+        if let Ok(Err(error)) = tokio::task::spawn_blocking(move || producer.flush(timeout)).await {
             tracing::warn!(%error, "some events were still queued at shutdown");
         }
+        let _ = commands.send(if settings.embedded {
+            SinkCommand::Drain
+        } else {
+            SinkCommand::Stop
+        });
+        while let Some(joined) = workers.join_next().await {
+            collect(joined, &mut summaries, &mut failure);
+        }
+        status.abort();
         log_status(&state);
-        served.map_err(RunError::Serve)
+        served.map_err(RunError::Serve)?;
+        match failure {
+            Some(error) => Err(error),
+            None => Ok(summaries),
+        }
+    }
+}
+
+fn collect(
+    joined: Result<Result<SinkSummary, SinkError>, tokio::task::JoinError>,
+    summaries: &mut Vec<SinkSummary>,
+    failure: &mut Option<RunError>,
+) {
+    match joined {
+        Ok(Ok(summary)) => summaries.push(summary),
+        Ok(Err(error)) => {
+            tracing::error!(%error, "sink failed");
+            failure.get_or_insert(RunError::Sink(error));
+        }
+        Err(error) => {
+            tracing::error!(%error, "this is a bug in pipec: a sink task panicked");
+        }
     }
 }
 
@@ -153,9 +271,10 @@ fn log_status(state: &ApiState) {
     });
     tracing::info!(
         events_in = metrics.events_in(),
+        rows_written = metrics.rows_written(),
+        dead_lettered = metrics.dead_lettered(),
         bad_requests = metrics.bad_requests.get(),
         backlog_bytes = backlog.unwrap_or(0),
-        queued = state.producer.in_flight_count(),
         "status"
     );
 }

@@ -30,6 +30,8 @@ pub struct ApiState {
     /// Set in embedded mode, where the broker's memory bounds the backlog.
     pub backlog: Option<Arc<Backlog>>,
     pub limits: ApiLimits,
+    /// False for `--role sinks`: only `/metrics` and `/health` are served.
+    pub serve_endpoints: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -52,7 +54,8 @@ impl Default for ApiLimits {
 /// The router for every endpoint of the plan, plus `/metrics` and `/health`.
 pub fn router(state: Arc<ApiState>) -> Router {
     let mut by_path: BTreeMap<&str, Vec<(usize, &plan::Endpoint)>> = BTreeMap::new();
-    for (index, endpoint) in state.plan.endpoints.iter().enumerate() {
+    let endpoints = state.plan.endpoints.iter().enumerate();
+    for (index, endpoint) in endpoints.filter(|_| state.serve_endpoints) {
         by_path
             .entry(&endpoint.path)
             .or_default()

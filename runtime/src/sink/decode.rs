@@ -1,0 +1,294 @@
+//! Kafka message → a row of the sink's schema, or a dead letter with the
+//! reason. Pure; the batch builder turns accepted rows into Arrow.
+
+use arrow::array::{ArrayRef, BinaryArray, Int32Array, Int64Array, StringArray, TimestampMicrosecondArray};
+use arrow::datatypes::{DataType as ArrowType, Field as ArrowField, Schema as ArrowSchema, SchemaRef, TimeUnit};
+use arrow::error::ArrowError;
+use arrow::record_batch::RecordBatch;
+use pipec_compiler::plan::{Field, Schema};
+use pipec_compiler::time::parse_timestamp;
+use pipec_compiler::types::DataType;
+use serde_json::{Map, Value as Json};
+use std::sync::Arc;
+
+/// A message's value as an event of `schema`, or why it is not one.
+pub fn classify(payload: Option<&[u8]>, schema: &Schema) -> Result<Map<String, Json>, String> {
+    let bytes = payload.ok_or("the message has no value")?;
+    let parsed: Json = serde_json::from_slice(bytes).map_err(|e| format!("not valid JSON: {e}"))?;
+    let Json::Object(object) = parsed else {
+        return Err(format!("not a JSON object but {}", kind(&parsed)));
+    };
+    for field in &schema.fields {
+        match object.get(&field.key) {
+            None | Some(Json::Null) if field.optional => {}
+            None | Some(Json::Null) => return Err(format!("required field `{}` is missing", field.key)),
+            Some(value) => check_type(field, value)?,
+        }
+    }
+    Ok(object)
+}
+
+fn check_type(field: &Field, value: &Json) -> Result<(), String> {
+    let fits = match (field.data_type, value) {
+        (DataType::String, Json::String(_)) => true,
+        (DataType::Int, Json::Number(n)) => n.is_i64(),
+        (DataType::Float, Json::Number(_)) => true,
+        (DataType::Bool, Json::Bool(_)) => true,
+        (DataType::Timestamp, Json::String(s)) => parse_timestamp(s).is_some(),
+        _ => false,
+    };
+    if fits {
+        Ok(())
+    } else {
+        Err(format!(
+            "field `{}` should be {} but is {}",
+            field.key,
+            field.data_type,
+            kind(value)
+        ))
+    }
+}
+
+fn kind(value: &Json) -> String {
+    let text = value.to_string();
+    let shown: String = text.chars().take(40).collect();
+    let name = match value {
+        Json::Null => "null",
+        Json::Bool(_) => "a bool",
+        Json::Number(_) => "a number",
+        Json::String(_) => "a string",
+        Json::Array(_) => "an array",
+        Json::Object(_) => "an object",
+    };
+    format!("{name} ({shown}{})", if text.len() > shown.len() { "..." } else { "" })
+}
+
+pub fn arrow_type(data_type: DataType) -> ArrowType {
+    match data_type {
+        DataType::String => ArrowType::Utf8,
+        DataType::Int => ArrowType::Int64,
+        DataType::Float => ArrowType::Float64,
+        DataType::Bool => ArrowType::Boolean,
+        DataType::Timestamp => timestamp_type(),
+    }
+}
+
+pub fn timestamp_type() -> ArrowType {
+    ArrowType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+}
+
+/// Every column a filter can see: `raw_event`, `timestamp`, then the fields
+/// by column name.
+pub fn full_schema(schema: &Schema) -> SchemaRef {
+    let mut fields = vec![
+        ArrowField::new("raw_event", ArrowType::Utf8, false),
+        ArrowField::new("timestamp", timestamp_type(), false),
+    ];
+    fields.extend(
+        schema
+            .fields
+            .iter()
+            .map(|f| ArrowField::new(&f.name, arrow_type(f.data_type), f.optional)),
+    );
+    Arc::new(ArrowSchema::new(fields))
+}
+
+/// Rows arrow-json decodes at a time.
+const DECODER_BATCH: usize = 8192;
+
+/// Accepted rows, turned into Arrow by arrow-json in one go.
+pub struct BatchBuilder {
+    full_schema: SchemaRef,
+    decoder: arrow_json::reader::Decoder,
+    raw: Vec<String>,
+    timestamps: Vec<i64>,
+    rows: Vec<Map<String, Json>>,
+}
+
+impl BatchBuilder {
+    pub fn new(schema: &Schema) -> Result<Self, ArrowError> {
+        // arrow-json reads the events' own keys (`User-Agent`); the columns
+        // get their names (`User_Agent`) when the batch is assembled.
+        let by_key = ArrowSchema::new(
+            schema
+                .fields
+                .iter()
+                .map(|f| ArrowField::new(&f.key, arrow_type(f.data_type), true))
+                .collect::<Vec<_>>(),
+        );
+        let decoder = arrow_json::ReaderBuilder::new(Arc::new(by_key))
+            .with_batch_size(DECODER_BATCH)
+            .build_decoder()?;
+        Ok(BatchBuilder {
+            full_schema: full_schema(schema),
+            decoder,
+            raw: Vec::new(),
+            timestamps: Vec::new(),
+            rows: Vec::new(),
+        })
+    }
+
+    pub fn full_schema(&self) -> &SchemaRef {
+        &self.full_schema
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    pub fn push(&mut self, raw: String, timestamp_micros: i64, row: Map<String, Json>) {
+        self.raw.push(raw);
+        self.timestamps.push(timestamp_micros);
+        self.rows.push(row);
+    }
+
+    /// The rows pushed since the last call, as one batch of the full schema.
+    pub fn finish(&mut self) -> Result<Option<RecordBatch>, ArrowError> {
+        if self.rows.is_empty() {
+            return Ok(None);
+        }
+        let mut parts = Vec::new();
+        for chunk in self.rows.chunks(DECODER_BATCH) {
+            self.decoder.serialize(chunk)?;
+            parts.extend(self.decoder.flush()?);
+        }
+        self.rows.clear();
+        let decoded = match parts.as_slice() {
+            [one] => one.clone(),
+            _ => arrow::compute::concat_batches(&parts[0].schema(), &parts)?,
+        };
+        let mut columns: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from(std::mem::take(&mut self.raw))),
+            Arc::new(
+                TimestampMicrosecondArray::from(std::mem::take(&mut self.timestamps))
+                    .with_timezone("UTC"),
+            ),
+        ];
+        columns.extend(decoded.columns().iter().cloned());
+        RecordBatch::try_new(self.full_schema.clone(), columns).map(Some)
+    }
+}
+
+/// A message that did not fit, with everything needed to find and replay it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeadLetter {
+    pub raw: Vec<u8>,
+    pub reason: String,
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub timestamp_micros: i64,
+}
+
+pub fn dead_letter_schema() -> SchemaRef {
+    Arc::new(ArrowSchema::new(vec![
+        ArrowField::new("raw", ArrowType::Binary, true),
+        ArrowField::new("reason", ArrowType::Utf8, false),
+        ArrowField::new("topic", ArrowType::Utf8, false),
+        ArrowField::new("kafka_partition", ArrowType::Int32, false),
+        ArrowField::new("kafka_offset", ArrowType::Int64, false),
+        ArrowField::new("timestamp", timestamp_type(), false),
+    ]))
+}
+
+pub fn dead_letter_batch(letters: &[DeadLetter]) -> Result<RecordBatch, ArrowError> {
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(BinaryArray::from_iter_values(letters.iter().map(|l| l.raw.as_slice()))),
+        Arc::new(StringArray::from_iter_values(letters.iter().map(|l| l.reason.as_str()))),
+        Arc::new(StringArray::from_iter_values(letters.iter().map(|l| l.topic.as_str()))),
+        Arc::new(Int32Array::from_iter_values(letters.iter().map(|l| l.partition))),
+        Arc::new(Int64Array::from_iter_values(letters.iter().map(|l| l.offset))),
+        Arc::new(
+            TimestampMicrosecondArray::from_iter_values(letters.iter().map(|l| l.timestamp_micros))
+                .with_timezone("UTC"),
+        ),
+    ];
+    RecordBatch::try_new(dead_letter_schema(), columns)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::Int64Type;
+    use pipec_compiler::{compile, Source};
+    use std::collections::BTreeMap;
+
+    fn schema() -> Schema {
+        let text = "schema e {\n event_type: string\n User_Agent: string? from \"User-Agent\"\n n: int?\n x: float?\n ok: bool?\n at: timestamp?\n}\n\
+                    topic t { schema e }";
+        let plan = compile(&Source::new("t.pipe", text), &BTreeMap::new()).unwrap().plan;
+        plan.schemas[0].clone()
+    }
+
+    #[test]
+    fn fitting_events_are_rows() {
+        let row = classify(Some(br#"{"event_type":"a","User-Agent":"ab","n":3,"x":1,"extra":[1]}"#), &schema());
+        assert!(row.is_ok(), "{row:?}");
+    }
+
+    #[test]
+    fn every_misfit_has_a_reason() {
+        let schema = schema();
+        let reason = |bytes: Option<&[u8]>| classify(bytes, &schema).unwrap_err();
+        assert_eq!(reason(None), "the message has no value");
+        assert!(reason(Some(b"{not json")).starts_with("not valid JSON"));
+        assert_eq!(reason(Some(b"[1]")), "not a JSON object but an array ([1])");
+        assert_eq!(reason(Some(br#"{"n": 1}"#)), "required field `event_type` is missing");
+        assert_eq!(
+            reason(Some(br#"{"event_type": "a", "n": "3"}"#)),
+            "field `n` should be int but is a string (\"3\")"
+        );
+        assert_eq!(
+            reason(Some(br#"{"event_type": "a", "n": 1.5}"#)),
+            "field `n` should be int but is a number (1.5)"
+        );
+        assert!(reason(Some(br#"{"event_type": "a", "at": "noon"}"#)).contains("`at` should be timestamp"));
+        assert!(reason(Some(b"\xff\xfe")).starts_with("not valid JSON"));
+    }
+
+    #[test]
+    fn rows_become_one_batch_with_metadata_and_column_names() {
+        let schema = schema();
+        let mut builder = BatchBuilder::new(&schema).unwrap();
+        for (i, text) in [
+            r#"{"event_type":"a","User-Agent":"ab","n":3,"at":"2020-08-02T22:49:11Z"}"#,
+            r#"{"event_type":"b","x":2.5,"ok":true}"#,
+        ]
+        .iter()
+        .enumerate()
+        {
+            let row = classify(Some(text.as_bytes()), &schema).unwrap();
+            builder.push(text.to_string(), 1_000 + i as i64, row);
+        }
+        let batch = builder.finish().unwrap().unwrap();
+        let names: Vec<_> = batch.schema().fields().iter().map(|f| f.name().clone()).collect();
+        assert_eq!(names, ["raw_event", "timestamp", "event_type", "User_Agent", "n", "x", "ok", "at"]);
+        assert_eq!(batch.num_rows(), 2);
+        assert_eq!(batch.column(3).as_string::<i32>().value(0), "ab");
+        assert!(batch.column(3).is_null(1));
+        assert_eq!(batch.column(4).as_primitive::<Int64Type>().value(0), 3);
+        let at = batch.column(7).as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
+        assert_eq!(at.value(0), 1_596_408_551_000_000);
+        assert!(builder.finish().unwrap().is_none(), "finish empties the builder");
+    }
+
+    #[test]
+    fn dead_letters_keep_the_raw_bytes() {
+        let letter = DeadLetter {
+            raw: vec![0xff, 0x00],
+            reason: "not valid JSON".into(),
+            topic: "events".into(),
+            partition: 0,
+            offset: 7,
+            timestamp_micros: 0,
+        };
+        let batch = dead_letter_batch(&[letter]).unwrap();
+        assert_eq!(batch.column(0).as_binary::<i32>().value(0), [0xff, 0x00]);
+        assert_eq!(batch.num_columns(), 6);
+    }
+}

@@ -1,0 +1,448 @@
+//! Sinks: per sink a Kafka consumer that decodes events into Arrow, keeps
+//! those its filter matches, and on each trigger writes Parquet files and
+//! then its checkpoint. One `select!` over receive, trigger tick and
+//! shutdown, as Arroyo's Kafka source does.
+
+pub mod checkpoint;
+pub mod decode;
+pub mod filter;
+pub mod naming;
+mod partition;
+pub mod trigger;
+pub mod writer;
+
+use crate::backlog::Backlog;
+use crate::bus::BusSettings;
+use crate::metrics::Metrics;
+use crate::storage::{Storage, StorageError};
+use checkpoint::{CheckpointError, CheckpointStore};
+use decode::full_schema;
+use filter::CompiledFilter;
+use partition::PartitionBuffer;
+use pipec_compiler::plan::{Plan, Schema, Sink};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::Message;
+use rdkafka::ClientContext;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+use trigger::TriggerPolicy;
+
+/// What the process asks of its sinks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SinkCommand {
+    Run,
+    /// Write what is buffered and stop (the broker keeps the rest).
+    Stop,
+    /// Read up to the end of the topic first, then write and stop: the
+    /// embedded broker forgets everything when the process ends.
+    Drain,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error("sink `{sink}`: {source}")]
+    Kafka { sink: String, source: KafkaError },
+    #[error("sink `{sink}`: {source}")]
+    Storage { sink: String, source: StorageError },
+    #[error("sink `{sink}`: {source}")]
+    Checkpoint { sink: String, source: CheckpointError },
+    #[error("sink `{sink}`: {message}")]
+    Internal { sink: String, message: String },
+}
+
+/// Partitions revoked by a rebalance, for the sink loop to forget: another
+/// process now owns them and resumes from their checkpoints.
+struct SinkContext {
+    revoked: Arc<Mutex<Vec<i32>>>,
+}
+
+impl ClientContext for SinkContext {}
+
+impl ConsumerContext for SinkContext {
+    fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(list) = rebalance {
+            let mut revoked = self.revoked.lock().expect("revoked lock");
+            revoked.extend(list.elements().iter().map(|e| e.partition()));
+        }
+    }
+}
+
+/// Everything a sink needs, built from the plan before anything runs.
+pub struct SinkWorker {
+    name: String,
+    topic: String,
+    sink: Sink,
+    schema: Schema,
+    consumer: StreamConsumer<SinkContext>,
+    revoked: Arc<Mutex<Vec<i32>>>,
+    data: Storage,
+    dead_letters: Storage,
+    checkpoints: CheckpointStore,
+    filter: Option<CompiledFilter>,
+    file_schema: arrow::datatypes::SchemaRef,
+    policy: TriggerPolicy,
+    metrics: Arc<Metrics>,
+    backlog: Option<Arc<Backlog>>,
+    partitions: BTreeMap<i32, PartitionBuffer>,
+    cluster: String,
+}
+
+/// Totals of one sink's run, for the summary of `trigger once`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SinkSummary {
+    pub sink: String,
+    pub events_read: u64,
+    pub rows_written: u64,
+    pub dead_letters: u64,
+    pub files: u64,
+}
+
+impl SinkWorker {
+    pub fn build(
+        plan: &Plan,
+        index: usize,
+        bus: &BusSettings,
+        data_dir: &Path,
+        metrics: Arc<Metrics>,
+        backlog: Option<Arc<Backlog>>,
+    ) -> Result<SinkWorker, SinkError> {
+        let sink = plan.sinks[index].clone();
+        let name = sink.name.clone();
+        let topic = plan.topic(&sink.topic).name.clone();
+        let schema = plan.topic_schema(plan.topic(&sink.topic)).clone();
+        let storage_error = |source| SinkError::Storage { sink: name.clone(), source };
+        let data = Storage::open(&sink.path, data_dir).map_err(storage_error)?;
+        let checkpoints = CheckpointStore::new(Storage::open(&sink.checkpoint, data_dir).map_err(storage_error)?);
+        let dead_root = Storage::open(&plan.dead_letters.path, data_dir).map_err(storage_error)?;
+        let dead_letters = dead_root.subdirectory(&format!("sink={name}"));
+        let full = full_schema(&schema);
+        let filter = match &sink.filter {
+            Some(expr) => Some(CompiledFilter::new(expr, &full).map_err(|e| SinkError::Internal {
+                sink: name.clone(),
+                message: format!("this is a bug in pipec: the filter does not lower to DataFusion: {e}"),
+            })?),
+            None => None,
+        };
+        let file_schema = Arc::new(arrow::datatypes::Schema::new(
+            sink.columns
+                .iter()
+                .map(|c| full.field_with_name(&c.name).expect("sink columns are schema columns").clone())
+                .collect::<Vec<_>>(),
+        ));
+        let revoked = Arc::new(Mutex::new(Vec::new()));
+        let consumer: StreamConsumer<SinkContext> = bus
+            .consumer_config(&format!("pipec.{}.{}", plan.name, name))
+            .create_with_context(SinkContext { revoked: revoked.clone() })
+            .map_err(|source| SinkError::Kafka { sink: name.clone(), source })?;
+        Ok(SinkWorker {
+            policy: TriggerPolicy::from_plan(&sink.trigger),
+            name,
+            topic,
+            sink,
+            schema,
+            consumer,
+            revoked,
+            data,
+            dead_letters,
+            checkpoints,
+            filter,
+            file_schema,
+            metrics,
+            backlog,
+            partitions: BTreeMap::new(),
+            cluster: String::new(),
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn is_once(&self) -> bool {
+        self.policy == TriggerPolicy::Once
+    }
+
+    fn kafka(&self, source: KafkaError) -> SinkError {
+        SinkError::Kafka { sink: self.name.clone(), source }
+    }
+
+    /// Reads, filters and writes until told to stop (or, for `trigger
+    /// once`, until the topic's end as of the start).
+    pub async fn run(mut self, mut commands: watch::Receiver<SinkCommand>) -> Result<SinkSummary, SinkError> {
+        self.cluster = self.cluster_id().await;
+        self.consumer.subscribe(&[&self.topic]).map_err(|e| self.kafka(e))?;
+        tracing::info!(sink = %self.name, topic = %self.topic, path = %self.data.display(), "sink started");
+        let mut summary = SinkSummary { sink: self.name.clone(), ..SinkSummary::default() };
+        let mut end: Option<BTreeMap<i32, i64>> = if self.is_once() {
+            Some(self.end_offsets().await?)
+        } else {
+            None
+        };
+        let tick = self.policy.tick().unwrap_or(Duration::from_secs(1)).min(Duration::from_secs(1));
+        let mut ticker = tokio::time::interval(tick);
+        let mut last_write = Instant::now();
+        let mut stopping = false;
+        loop {
+            if let Some(end) = &end {
+                if self.reached(end).await? {
+                    break;
+                }
+            }
+            let step = tokio::select! {
+                received = self.consumer.recv() => match received {
+                    Ok(message) => Step::Message {
+                        partition: message.partition(),
+                        offset: message.offset(),
+                        timestamp_micros: message
+                            .timestamp()
+                            .to_millis()
+                            .map_or_else(now_micros, |ms| ms * 1000),
+                        payload: message.payload().map(<[u8]>::to_vec),
+                    },
+                    Err(error) => Step::KafkaError(error),
+                },
+                _ = ticker.tick() => Step::Tick,
+                changed = commands.changed(), if !stopping => {
+                    Step::Command(if changed.is_ok() { *commands.borrow() } else { SinkCommand::Stop })
+                }
+            };
+            self.forget_revoked();
+            match step {
+                Step::Message { partition, offset, timestamp_micros, payload } => {
+                    self.accept(partition, offset, timestamp_micros, payload).await?;
+                    summary.events_read += 1;
+                }
+                Step::KafkaError(error) => {
+                    tracing::warn!(sink = %self.name, %error, "Kafka error; retrying")
+                }
+                Step::Tick | Step::Command(SinkCommand::Run) => {}
+                Step::Command(SinkCommand::Stop) => break,
+                Step::Command(SinkCommand::Drain) => {
+                    stopping = true;
+                    end = Some(self.end_offsets().await?);
+                }
+            }
+            let (messages, rows) = self.buffered();
+            if self.policy.due(messages, rows, last_write.elapsed()) {
+                self.write_all(&mut summary).await?;
+                last_write = Instant::now();
+            }
+        }
+        self.write_all(&mut summary).await?;
+        tracing::info!(
+            sink = %self.name,
+            events_read = summary.events_read,
+            rows_written = summary.rows_written,
+            dead_letters = summary.dead_letters,
+            files = summary.files,
+            "sink stopped"
+        );
+        Ok(summary)
+    }
+
+    async fn cluster_id(&mut self) -> String {
+        let consumer = &self.consumer;
+        let id = tokio::task::block_in_place(|| consumer.client().fetch_cluster_id(Duration::from_secs(10)));
+        // A short, file-name-safe digest of the cluster id.
+        let id = id.unwrap_or_else(|| "unknown".to_string());
+        let digest = id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+        format!("{:08x}", digest as u32)
+    }
+
+    /// The high watermark of every partition of the topic, now.
+    async fn end_offsets(&mut self) -> Result<BTreeMap<i32, i64>, SinkError> {
+        let consumer = &self.consumer;
+        let topic = self.topic.clone();
+        tokio::task::block_in_place(|| {
+            let metadata = consumer.fetch_metadata(Some(&topic), Duration::from_secs(10))?;
+            let mut ends = BTreeMap::new();
+            for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
+                let (_, high) = consumer.fetch_watermarks(&topic, partition.id(), Duration::from_secs(10))?;
+                ends.insert(partition.id(), high);
+            }
+            Ok(ends)
+        })
+        .map_err(|e| self.kafka(e))
+    }
+
+    /// Whether every partition has been read up to `end`.
+    async fn reached(&mut self, end: &BTreeMap<i32, i64>) -> Result<bool, SinkError> {
+        for (&partition, &high) in end {
+            if high == 0 {
+                continue;
+            }
+            let position = match self.partitions.get(&partition) {
+                Some(buffer) => buffer.position(),
+                None => self.open_partition(partition).await?.position(),
+            };
+            if position < high {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    fn forget_revoked(&mut self) {
+        let revoked: Vec<i32> = std::mem::take(&mut *self.revoked.lock().expect("revoked lock"));
+        for partition in revoked {
+            if self.partitions.remove(&partition).is_some() {
+                tracing::info!(sink = %self.name, partition, "partition revoked; its unwritten events stay in Kafka for its new owner");
+            }
+        }
+    }
+
+    fn buffered(&self) -> (u64, u64) {
+        self.partitions
+            .values()
+            .fold((0, 0), |(m, r), b| (m + b.messages(), r + b.rows()))
+    }
+
+    /// The partition's buffer, starting from its checkpoint: hidden files a
+    /// crash left are made visible if the checkpoint names them, deleted if not.
+    async fn open_partition(&mut self, partition: i32) -> Result<&mut PartitionBuffer, SinkError> {
+        if !self.partitions.contains_key(&partition) {
+            let checkpoint_error = |source| SinkError::Checkpoint { sink: self.name.clone(), source };
+            let checkpoint = self.checkpoints.load(&self.topic, partition).await.map_err(checkpoint_error)?;
+            let next_offset = match &checkpoint {
+                Some(c) if c.cluster == self.cluster => {
+                    partition::recover(c, &self.data, &self.dead_letters, &self.topic)
+                        .await
+                        .map_err(|source| SinkError::Storage { sink: self.name.clone(), source })?;
+                    c.next_offset
+                }
+                Some(c) => {
+                    tracing::warn!(
+                        sink = %self.name, partition, checkpoint_cluster = %c.cluster, cluster = %self.cluster,
+                        "the checkpoint is of another Kafka cluster; reading this partition from its start"
+                    );
+                    0
+                }
+                None => 0,
+            };
+            if checkpoint.is_none() || checkpoint.as_ref().is_some_and(|c| c.cluster != self.cluster) {
+                partition::remove_orphans(&self.data, &self.dead_letters, &self.topic, partition)
+                    .await
+                    .map_err(|source| SinkError::Storage { sink: self.name.clone(), source })?;
+            }
+            let buffer = PartitionBuffer::new(partition, next_offset, &self.schema).map_err(|e| SinkError::Internal {
+                sink: self.name.clone(),
+                message: e.to_string(),
+            })?;
+            self.partitions.insert(partition, buffer);
+        }
+        Ok(self.partitions.get_mut(&partition).expect("inserted above"))
+    }
+
+    async fn accept(
+        &mut self,
+        partition: i32,
+        offset: i64,
+        timestamp_micros: i64,
+        payload: Option<Vec<u8>>,
+    ) -> Result<(), SinkError> {
+        let topic = self.topic.clone();
+        let schema = self.schema.clone();
+        let name = self.name.clone();
+        let metrics = self.metrics.clone();
+        let buffer = self.open_partition(partition).await?;
+        if offset < buffer.position() {
+            // Already in a file: a replay after a crash or a rebalance.
+            return Ok(());
+        }
+        let dead = buffer.accept(&topic, &schema, offset, timestamp_micros, payload);
+        metrics.sink_events_read.with_label_values(&[name.as_str()]).inc();
+        if dead {
+            metrics.dead_letters.with_label_values(&[name.as_str()]).inc();
+        }
+        if buffer.pending_rows() >= partition::DECODE_BATCH {
+            let filter = self.filter.as_ref();
+            let buffer = self.partitions.get_mut(&partition).expect("open");
+            buffer.decode(filter).map_err(|e| SinkError::Internal { sink: name, message: e.to_string() })?;
+        }
+        Ok(())
+    }
+
+    /// Writes every partition's buffer: files first, hidden; then the
+    /// checkpoint; then the files made visible; then offsets to Kafka.
+    async fn write_all(&mut self, summary: &mut SinkSummary) -> Result<(), SinkError> {
+        let partitions: Vec<i32> = self
+            .partitions
+            .iter()
+            .filter(|(_, b)| b.messages() > 0)
+            .map(|(p, _)| *p)
+            .collect();
+        for partition in partitions {
+            let written = {
+                let buffer = self.partitions.get_mut(&partition).expect("listed");
+                buffer
+                    .write(partition::WriteTarget {
+                        sink: &self.sink,
+                        topic: &self.topic,
+                        cluster: &self.cluster,
+                        filter: self.filter.as_ref(),
+                        file_schema: &self.file_schema,
+                        data: &self.data,
+                        dead_letters: &self.dead_letters,
+                        checkpoints: &self.checkpoints,
+                    })
+                    .await
+                    .map_err(|message| SinkError::Internal { sink: self.name.clone(), message })?
+            };
+            let name = self.name.as_str();
+            self.metrics.sink_rows_written.with_label_values(&[name]).inc_by(written.rows);
+            self.metrics.sink_files_written.with_label_values(&[name]).inc_by(written.files);
+            summary.rows_written += written.rows;
+            summary.dead_letters += written.dead_letters;
+            summary.files += written.files;
+            let mut offsets = rdkafka::TopicPartitionList::new();
+            let _ = offsets.add_partition_offset(&self.topic, partition, rdkafka::Offset::Offset(written.next_offset));
+            // Kafka's copy of the offsets is for monitoring; the checkpoint rules.
+            if let Err(error) = self.consumer.commit(&offsets, rdkafka::consumer::CommitMode::Async) {
+                tracing::debug!(sink = name, %error, "offset commit to Kafka failed");
+            }
+            if let Some(backlog) = &self.backlog {
+                backlog.written(name, &self.topic, partition, written.next_offset);
+            }
+            let consumer = &self.consumer;
+            let topic = self.topic.as_str();
+            let lag = tokio::task::block_in_place(|| consumer.fetch_watermarks(topic, partition, Duration::from_secs(2)))
+                .map(|(_, high)| (high - written.next_offset).max(0))
+                .unwrap_or(-1);
+            self.metrics.sink_lag.with_label_values(&[name, &partition.to_string()]).set(lag);
+            tracing::info!(
+                sink = name,
+                partition,
+                read = written.messages,
+                written = written.rows,
+                dead_letters = written.dead_letters,
+                files = written.files,
+                lag,
+                "trigger"
+            );
+        }
+        Ok(())
+    }
+}
+
+/// What woke the sink loop.
+enum Step {
+    Message {
+        partition: i32,
+        offset: i64,
+        timestamp_micros: i64,
+        payload: Option<Vec<u8>>,
+    },
+    KafkaError(KafkaError),
+    Tick,
+    Command(SinkCommand),
+}
+
+fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
+}

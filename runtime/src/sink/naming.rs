@@ -1,0 +1,124 @@
+//! File names: deterministic from what a file holds, so a replay after a
+//! crash writes the same names and never a second copy.
+
+use std::fmt::Write;
+
+/// What one file holds: a contiguous offset range of one Kafka partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileKey<'a> {
+    pub topic: &'a str,
+    pub partition: i32,
+    pub first_offset: i64,
+    pub last_offset: i64,
+    /// Short id of the Kafka cluster the offsets belong to: offsets restart
+    /// on a new cluster (an embedded broker restarts empty), names must not.
+    pub cluster: &'a str,
+}
+
+impl FileKey<'_> {
+    /// `part-events-000-00000000000000000100-00000000000000000199-c1a2b3c4.parquet`:
+    /// zero-padded so that names sort by offset.
+    pub fn file_name(&self) -> String {
+        format!(
+            "part-{}-{:03}-{:020}-{:020}-{}.parquet",
+            sanitize(self.topic),
+            self.partition,
+            self.first_offset,
+            self.last_offset,
+            self.cluster
+        )
+    }
+}
+
+/// The hidden name a file is written under before its checkpoint commits it.
+/// A leading `.` hides it from Spark, Hive, Trino and DataFusion alike, and
+/// the suffix keeps it from matching `*.parquet`.
+pub fn pending_name(final_name: &str) -> String {
+    format!(".{final_name}.pending")
+}
+
+pub fn is_pending(name: &str) -> bool {
+    name.starts_with('.') && name.ends_with(".pending")
+}
+
+/// The partition of a file name written by [`FileKey::file_name`], for
+/// cleaning up after a partition's own crashed writes only.
+pub fn partition_of(name: &str, topic: &str) -> Option<i32> {
+    let prefix = format!("part-{}-", sanitize(topic));
+    let rest = name.trim_start_matches('.').strip_prefix(&prefix)?;
+    rest.get(..3)?.parse().ok()
+}
+
+/// Topic names may hold `.`; keep names to one dot before the extension.
+fn sanitize(topic: &str) -> String {
+    topic.replace('.', "_")
+}
+
+/// The value of a Hive-style `column=value` directory, escaped as Hive does.
+pub fn partition_value(value: Option<&str>) -> String {
+    let Some(value) = value else {
+        return "__HIVE_DEFAULT_PARTITION__".to_string();
+    };
+    if value.is_empty() {
+        return "__HIVE_DEFAULT_PARTITION__".to_string();
+    }
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        // Hive's FileUtils.escapePathName set, plus anything non-printable.
+        if c.is_control() || "\"#%'*/:=?\\\x7f{[]^".contains(c) {
+            for byte in c.to_string().bytes() {
+                let _ = write!(out, "%{byte:02X}");
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> FileKey<'static> {
+        FileKey {
+            topic: "game.events",
+            partition: 2,
+            first_offset: 100,
+            last_offset: 199,
+            cluster: "c1a2b3c4",
+        }
+    }
+
+    #[test]
+    fn names_are_deterministic_and_sortable() {
+        let name = key().file_name();
+        assert_eq!(
+            name,
+            "part-game_events-002-00000000000000000100-00000000000000000199-c1a2b3c4.parquet"
+        );
+        assert_eq!(key().file_name(), name);
+        let later = FileKey { first_offset: 200, last_offset: 250, ..key() }.file_name();
+        assert!(later > name);
+        assert_eq!(partition_of(&name, "game.events"), Some(2));
+        assert_eq!(partition_of(&pending_name(&name), "game.events"), Some(2));
+    }
+
+    #[test]
+    fn pending_files_are_hidden_and_not_parquet() {
+        let pending = pending_name("part-x.parquet");
+        assert!(pending.starts_with('.'));
+        assert!(!pending.ends_with(".parquet"));
+        assert!(is_pending(&pending));
+        assert!(!is_pending("part-x.parquet"));
+    }
+
+    #[test]
+    fn partition_values_are_escaped_like_hive() {
+        assert_eq!(partition_value(Some("2020-08-02")), "2020-08-02");
+        assert_eq!(partition_value(Some("a/b=c")), "a%2Fb%3Dc");
+        assert_eq!(partition_value(Some("50%")), "50%25");
+        assert_eq!(partition_value(None), "__HIVE_DEFAULT_PARTITION__");
+        assert_eq!(partition_value(Some("")), "__HIVE_DEFAULT_PARTITION__");
+    }
+}
