@@ -32,7 +32,12 @@ fn post_purchase(pipec: &Pipec, body: &str) -> common::http::Response {
 /// embedded broker, on the seed's port.
 #[test]
 fn the_readme_command_serves_the_seed_endpoints() {
-    let pipec = Pipec::start(&["pipelines/game_events.pipe"]);
+    let data = common::scratch("readme");
+    let data_env = data.display().to_string();
+    let pipec = Pipec::start_with_env(
+        &["pipelines/game_events.pipe"],
+        &[("PIPEC_DATA_DIR", &data_env)],
+    );
     assert_eq!(pipec.addr.to_string(), "127.0.0.1:5000");
     assert!(
         pipec
@@ -60,6 +65,17 @@ fn the_readme_command_serves_the_seed_endpoints() {
     assert!(events.iter().all(|e| e["Host"] == "user1.comcast.com"));
     let status = pipec.stop();
     assert!(status.success(), "SIGTERM exits 0, got {status}");
+    // The embedded broker forgets everything at exit, so the sinks read the
+    // topic to its end and wrote it before the process stopped.
+    let files = common::files_below(&data);
+    let parquet = |table: &str| {
+        files
+            .iter()
+            .filter(|f| f.starts_with(table) && f.ends_with(".parquet"))
+            .count()
+    };
+    assert_eq!(parquet("sword_purchases/"), 1, "{files:#?}");
+    assert_eq!(parquet("guild_joins/"), 1, "{files:#?}");
 }
 
 #[test]

@@ -124,6 +124,11 @@ fn pipelines_check_clean() {
 }
 
 #[test]
+fn test_pipelines_check_clean() {
+    insta::glob!("pipelines", "*.pipe", check_clean);
+}
+
+#[test]
 fn examples_check_clean() {
     insta::glob!("../examples", "*.pipe", check_clean);
 }

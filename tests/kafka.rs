@@ -9,18 +9,8 @@ use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// The broker under test, or `None` (and a note) when it was not started.
 fn broker() -> Option<String> {
-    match std::env::var("PIPEC_TEST_KAFKA") {
-        Ok(bootstrap) => Some(bootstrap),
-        Err(_) if std::env::var_os("PIPEC_REQUIRE_KAFKA").is_some() => {
-            panic!("PIPEC_REQUIRE_KAFKA is set but PIPEC_TEST_KAFKA names no broker")
-        }
-        Err(_) => {
-            eprintln!("no PIPEC_TEST_KAFKA: skipping; `bash tests/run.sh` starts a broker");
-            None
-        }
-    }
+    common::kafka_broker()
 }
 
 /// A small deterministic generator for the seed's random request counts.

@@ -2,6 +2,7 @@
 # The whole test suite, as a newcomer and CI run it: installs the tools the
 # tests drive (kcat, ab), starts a real Apache Kafka broker, then runs
 # formatting, lints and every test of every crate, and stops the broker.
+# Python (pyarrow, DuckDB) goes into a venv under ~/.cache/pipec.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,9 @@ export INSTA_UPDATE=no
 
 echo "== tools"
 bash tests/services/tools.sh
+# pyarrow and DuckDB: the independent readers of the Parquet files.
+PIPEC_TEST_PYTHON="$(bash tests/services/venv.sh | tail -n 1)"
+export PIPEC_TEST_PYTHON
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

@@ -40,7 +40,7 @@ pub struct Backlog {
     limit: BacklogLimit,
     /// The sinks reading each topic; a topic no sink reads is bounded too,
     /// since whoever reads it later would find events missing.
-    readers: BTreeMap<String, Vec<String>>,
+    readers: Mutex<BTreeMap<String, Vec<String>>>,
     partitions: Mutex<BTreeMap<(String, i32), PartitionBacklog>>,
 }
 
@@ -56,7 +56,7 @@ impl Backlog {
     pub fn new(limit: BacklogLimit, readers: BTreeMap<String, Vec<String>>) -> Self {
         Backlog {
             limit,
-            readers,
+            readers: Mutex::new(readers),
             partitions: Mutex::new(BTreeMap::new()),
         }
     }
@@ -110,24 +110,43 @@ impl Backlog {
             .entry(sink.to_string())
             .or_insert(next_offset);
         *position = (*position).max(next_offset);
-        let readers = self
-            .readers
-            .get(topic)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
-        // Released only once the slowest reader has written it.
-        let slowest = readers
-            .iter()
-            .map(|r| entry.written_to.get(r).copied().unwrap_or(i64::MIN))
-            .min()
-            .unwrap_or(i64::MIN);
-        while let Some(&(offset, bytes)) = entry.pending.front() {
-            if offset >= slowest {
-                break;
-            }
-            entry.pending.pop_front();
-            entry.bytes -= bytes;
+        let readers = self.readers.lock().expect("readers lock");
+        release(
+            entry,
+            readers.get(topic).map(Vec::as_slice).unwrap_or_default(),
+        );
+    }
+
+    /// `sink` stopped reading (a `trigger once` sink that finished): it no
+    /// longer holds events back.
+    pub fn retire(&self, sink: &str) {
+        let mut readers = self.readers.lock().expect("readers lock");
+        for names in readers.values_mut() {
+            names.retain(|name| name != sink);
         }
+        let mut partitions = self.partitions.lock().expect("backlog lock");
+        for ((topic, _), entry) in partitions.iter_mut() {
+            let topic_readers = readers.get(topic).map(Vec::as_slice).unwrap_or_default();
+            if !topic_readers.is_empty() {
+                release(entry, topic_readers);
+            }
+        }
+    }
+}
+
+/// Drops what the slowest reader has written.
+fn release(entry: &mut PartitionBacklog, readers: &[String]) {
+    let slowest = readers
+        .iter()
+        .map(|r| entry.written_to.get(r).copied().unwrap_or(i64::MIN))
+        .min()
+        .unwrap_or(i64::MIN);
+    while let Some(&(offset, bytes)) = entry.pending.front() {
+        if offset >= slowest {
+            break;
+        }
+        entry.pending.pop_front();
+        entry.bytes -= bytes;
     }
 }
 
@@ -191,6 +210,18 @@ mod tests {
         backlog.written("guilds", "events", 0, 1);
         assert_eq!(backlog.size("events").events, 1);
         assert!(backlog.admits("events", 200));
+    }
+
+    #[test]
+    fn a_retired_reader_holds_nothing_back() {
+        let backlog = backlog(300);
+        for offset in 0..3 {
+            backlog.produced("events", 0, offset, 100);
+        }
+        backlog.written("swords", "events", 0, 3);
+        assert_eq!(backlog.size("events").events, 3);
+        backlog.retire("guilds");
+        assert_eq!(backlog.size("events").events, 0);
     }
 
     #[test]

@@ -78,12 +78,21 @@ impl Metrics {
         let sink_counter = |name: &str, help: &str| {
             IntCounterVec::new(Opts::new(name, help), &["sink"]).expect("valid metric")
         };
-        let sink_events_read = sink_counter("sink_events_read_total", "Messages a sink read from Kafka");
-        let sink_rows_written = sink_counter("sink_rows_written_total", "Rows a sink wrote to Parquet");
-        let sink_files_written = sink_counter("sink_files_written_total", "Parquet files a sink wrote");
-        let dead_letters = sink_counter("dead_letters_total", "Messages a sink sent to the dead-letter table");
+        let sink_events_read =
+            sink_counter("sink_events_read_total", "Messages a sink read from Kafka");
+        let sink_rows_written =
+            sink_counter("sink_rows_written_total", "Rows a sink wrote to Parquet");
+        let sink_files_written =
+            sink_counter("sink_files_written_total", "Parquet files a sink wrote");
+        let dead_letters = sink_counter(
+            "dead_letters_total",
+            "Messages a sink sent to the dead-letter table",
+        );
         let sink_lag = prometheus::IntGaugeVec::new(
-            Opts::new("sink_lag", "Messages in Kafka a sink has not written yet, per partition, at its last write"),
+            Opts::new(
+                "sink_lag",
+                "Messages in Kafka a sink has not written yet, per partition, at its last write",
+            ),
             &["sink", "partition"],
         )
         .expect("valid metric");

@@ -57,7 +57,7 @@ pub enum RunError {
     #[error(transparent)]
     Bus(#[from] BusError),
     #[error(transparent)]
-    Sink(#[from] SinkError),
+    Sink(#[from] Box<SinkError>),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -114,7 +114,8 @@ impl Pipeline {
                         backlog.clone(),
                     )
                 })
-                .collect::<Result<Vec<_>, _>>()?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(Box::new)?
         } else {
             Vec::new()
         };
@@ -126,7 +127,11 @@ impl Pipeline {
             limits: settings.limits,
             serve_endpoints: settings.role.api(),
         });
-        Ok(Pipeline { settings, state, sinks })
+        Ok(Pipeline {
+            settings,
+            state,
+            sinks,
+        })
     }
 
     pub fn plan(&self) -> &Plan {
@@ -158,7 +163,9 @@ impl Pipeline {
 
 impl BoundPipeline {
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().unwrap_or(self.pipeline.settings.listen)
+        self.listener
+            .local_addr()
+            .unwrap_or(self.pipeline.settings.listen)
     }
 
     /// Runs until `shutdown` completes (or, for a process of `once` sinks,
@@ -170,7 +177,11 @@ impl BoundPipeline {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<Vec<SinkSummary>, RunError> {
         let finishes_by_itself = self.pipeline.finishes_by_itself();
-        let Pipeline { settings, state, sinks } = self.pipeline;
+        let Pipeline {
+            settings,
+            state,
+            sinks,
+        } = self.pipeline;
         let (commands, command_rx) = watch::channel(SinkCommand::Run);
         let mut workers = JoinSet::new();
         for sink in sinks {
@@ -201,7 +212,9 @@ impl BoundPipeline {
             }
             let _ = done_tx.send(());
         }
-        let served = server.await.unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        let served = server
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)));
 
         // Everything the API acknowledged reaches the broker before sinks stop.
         let timeout = settings.limits.delivery_timeout;
@@ -236,7 +249,7 @@ fn collect(
         Ok(Ok(summary)) => summaries.push(summary),
         Ok(Err(error)) => {
             tracing::error!(%error, "sink failed");
-            failure.get_or_insert(RunError::Sink(error));
+            failure.get_or_insert(RunError::Sink(Box::new(error)));
         }
         Err(error) => {
             tracing::error!(%error, "this is a bug in pipec: a sink task panicked");

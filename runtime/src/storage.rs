@@ -56,7 +56,8 @@ impl Storage {
         };
         std::fs::create_dir_all(dir).map_err(|e| open_error(e.to_string()))?;
         let dir: PathBuf = std::fs::canonicalize(dir).map_err(|e| open_error(e.to_string()))?;
-        let store = LocalFileSystem::new_with_prefix(&dir).map_err(|e| open_error(e.to_string()))?;
+        let store =
+            LocalFileSystem::new_with_prefix(&dir).map_err(|e| open_error(e.to_string()))?;
         Ok(Storage {
             store: Arc::new(store),
             root: ObjectPath::default(),
@@ -69,16 +70,31 @@ impl Storage {
             location: url.to_string(),
             reason,
         };
-        let (scheme, rest) = url.split_once("://").ok_or_else(|| open_error("not a URL".into()))?;
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| open_error("not a URL".into()))?;
         if scheme == "file" {
             return Storage::local(Path::new(rest));
         }
         let (_, path) = rest.split_once('/').unwrap_or((rest, ""));
         let store: Arc<dyn ObjectStore> = match scheme {
-            "s3" | "s3a" => Arc::new(AmazonS3Builder::from_env().with_url(url).build().map_err(|e| open_error(e.to_string()))?),
-            "gs" => Arc::new(GoogleCloudStorageBuilder::from_env().with_url(url).build().map_err(|e| open_error(e.to_string()))?),
+            "s3" | "s3a" => Arc::new(
+                AmazonS3Builder::from_env()
+                    .with_url(url)
+                    .build()
+                    .map_err(|e| open_error(e.to_string()))?,
+            ),
+            "gs" => Arc::new(
+                GoogleCloudStorageBuilder::from_env()
+                    .with_url(url)
+                    .build()
+                    .map_err(|e| open_error(e.to_string()))?,
+            ),
             "az" | "azure" | "abfs" | "abfss" => Arc::new(
-                MicrosoftAzureBuilder::from_env().with_url(url).build().map_err(|e| open_error(e.to_string()))?,
+                MicrosoftAzureBuilder::from_env()
+                    .with_url(url)
+                    .build()
+                    .map_err(|e| open_error(e.to_string()))?,
             ),
             other => {
                 return Err(open_error(format!(
@@ -194,10 +210,16 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("pipec-storage-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let storage = Storage::open(&Location::Relative("files".into()), &dir).unwrap();
-        storage.put("a/.x.pending", b"hello".to_vec()).await.unwrap();
+        storage
+            .put("a/.x.pending", b"hello".to_vec())
+            .await
+            .unwrap();
         storage.rename("a/.x.pending", "a/x.parquet").await.unwrap();
         assert!(!storage.exists("a/.x.pending").await.unwrap());
-        assert_eq!(storage.get("a/x.parquet").await.unwrap().unwrap().as_ref(), b"hello");
+        assert_eq!(
+            storage.get("a/x.parquet").await.unwrap().unwrap().as_ref(),
+            b"hello"
+        );
         assert_eq!(storage.get("missing").await.unwrap(), None);
         assert_eq!(storage.list("a").await.unwrap(), ["a/x.parquet"]);
         storage.delete("a/x.parquet").await.unwrap();
@@ -209,7 +231,8 @@ mod tests {
 
     #[test]
     fn unknown_schemes_are_refused_with_the_reason() {
-        let error = Storage::open(&Location::Url("ftp://host/x".into()), Path::new(".")).unwrap_err();
+        let error =
+            Storage::open(&Location::Url("ftp://host/x".into()), Path::new(".")).unwrap_err();
         assert!(error.to_string().contains("not ftp://"), "{error}");
     }
 }

@@ -38,6 +38,20 @@ pub fn request(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Response {
+    send_raw(addr, &raw_request(addr, method, path, headers, body))
+}
+
+pub fn try_request(addr: SocketAddr, method: &str, path: &str) -> Option<Response> {
+    try_send_raw(addr, &raw_request(addr, method, path, &[], b""))
+}
+
+fn raw_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Vec<u8> {
     let mut head = format!("{method} {path} HTTP/1.1\r\n");
     if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
         head.push_str(&format!("Host: {addr}\r\n"));
@@ -52,15 +66,20 @@ pub fn request(
     head.push_str("\r\n");
     let mut raw = head.into_bytes();
     raw.extend_from_slice(body);
-    send_raw(addr, &raw)
+    raw
 }
 
 /// Sends `raw` bytes as they are and parses the answer.
 pub fn send_raw(addr: SocketAddr, raw: &[u8]) -> Response {
-    let mut stream = TcpStream::connect(addr).expect("connect");
+    try_send_raw(addr, raw).expect("an HTTP answer")
+}
+
+/// `None` when the server is not there or hangs up without an answer.
+pub fn try_send_raw(addr: SocketAddr, raw: &[u8]) -> Option<Response> {
+    let mut stream = TcpStream::connect(addr).ok()?;
     stream
         .set_read_timeout(Some(Duration::from_secs(60)))
-        .unwrap();
+        .ok()?;
     // The server may answer (413, 431) before reading everything we send.
     let _ = stream.write_all(raw);
     let mut answer = Vec::new();
@@ -68,19 +87,15 @@ pub fn send_raw(addr: SocketAddr, raw: &[u8]) -> Response {
     parse(&answer)
 }
 
-fn parse(answer: &[u8]) -> Response {
-    let split = answer
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or_else(|| panic!("no HTTP head in {:?}", String::from_utf8_lossy(answer)));
+fn parse(answer: &[u8]) -> Option<Response> {
+    let split = answer.windows(4).position(|w| w == b"\r\n\r\n")?;
     let head = String::from_utf8_lossy(&answer[..split]);
     let mut lines = head.split("\r\n");
     let status_line = lines.next().unwrap_or_default();
     let status = status_line
         .split_whitespace()
         .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
+        .and_then(|s| s.parse().ok())?;
     let headers: Vec<(String, String)> = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
@@ -93,9 +108,9 @@ fn parse(answer: &[u8]) -> Response {
     {
         body.truncate(length);
     }
-    Response {
+    Some(Response {
         status,
         headers,
         body,
-    }
+    })
 }

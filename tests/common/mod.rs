@@ -92,6 +92,10 @@ impl Pipec {
         }
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn get(&self, path: &str, headers: &[(&str, &str)]) -> http::Response {
         http::request(self.addr, "GET", path, headers, b"")
     }
@@ -172,4 +176,79 @@ pub fn unique(prefix: &str) -> String {
 
 pub fn path(relative: &str) -> String {
     Path::new(ROOT).join(relative).display().to_string()
+}
+
+/// The Python of the venv `tests/run.sh` makes (pyarrow, DuckDB), if any.
+pub fn python() -> Option<String> {
+    std::env::var("PIPEC_TEST_PYTHON").ok()
+}
+
+/// Rows of a DuckDB query, run by the independent reader.
+pub fn duckdb(sql: &str) -> Vec<Vec<serde_json::Value>> {
+    let python = python().expect("PIPEC_TEST_PYTHON names the test venv's python");
+    let script = "import duckdb, json, sys\n\
+                  rows = duckdb.sql(sys.argv[1]).fetchall()\n\
+                  print(json.dumps([list(r) for r in rows], default=str))";
+    let output = Command::new(python)
+        .args(["-c", script, sql])
+        .output()
+        .expect("python runs");
+    assert!(
+        output.status.success(),
+        "DuckDB failed on {sql}:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("JSON rows")
+}
+
+/// A fresh directory under the test target dir.
+pub fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(unique(name));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Every file below `dir`, relative, sorted.
+pub fn files_below(dir: &Path) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                out.push(path.strip_prefix(root).unwrap().display().to_string());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+/// `pipec run ARGS...` to the end, for `--once` runs.
+pub fn run_to_end(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_pipec"))
+        .arg("run")
+        .args(args)
+        .current_dir(ROOT)
+        .env("RUST_LOG", "warn")
+        .env_remove("PIPEC_BROKERS")
+        .stdin(Stdio::null())
+        .output()
+        .expect("pipec runs")
+}
+
+/// The real broker `tests/run.sh` started, or `None` (and a note) without one.
+pub fn kafka_broker() -> Option<String> {
+    match std::env::var("PIPEC_TEST_KAFKA") {
+        Ok(bootstrap) => Some(bootstrap),
+        Err(_) if std::env::var_os("PIPEC_REQUIRE_KAFKA").is_some() => {
+            panic!("PIPEC_REQUIRE_KAFKA is set but PIPEC_TEST_KAFKA names no broker")
+        }
+        Err(_) => {
+            eprintln!("no PIPEC_TEST_KAFKA: skipping; `bash tests/run.sh` starts a broker");
+            None
+        }
+    }
 }

@@ -59,15 +59,21 @@ impl CheckpointStore {
         format!("offsets/{topic}/{partition}.json")
     }
 
-    pub async fn load(&self, topic: &str, partition: i32) -> Result<Option<Checkpoint>, CheckpointError> {
+    pub async fn load(
+        &self,
+        topic: &str,
+        partition: i32,
+    ) -> Result<Option<Checkpoint>, CheckpointError> {
         let path = Self::path(topic, partition);
         let Some(bytes) = self.storage.get(&path).await? else {
             return Ok(None);
         };
-        serde_json::from_slice(&bytes).map(Some).map_err(|e| CheckpointError::Damaged {
-            path: format!("{}/{path}", self.storage.display()),
-            reason: e.to_string(),
-        })
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| CheckpointError::Damaged {
+                path: format!("{}/{path}", self.storage.display()),
+                reason: e.to_string(),
+            })
     }
 
     /// Replaces the partition's checkpoint in one atomic write.
@@ -89,7 +95,8 @@ mod tests {
     async fn saves_and_loads_per_partition() {
         let dir = std::env::temp_dir().join(format!("pipec-checkpoint-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let store = CheckpointStore::new(Storage::open(&Location::Relative("cp".into()), &dir).unwrap());
+        let store =
+            CheckpointStore::new(Storage::open(&Location::Relative("cp".into()), &dir).unwrap());
         assert_eq!(store.load("events", 0).await.unwrap(), None);
         let checkpoint = Checkpoint {
             cluster: "c".into(),
@@ -103,12 +110,19 @@ mod tests {
             }],
         };
         store.save(&checkpoint).await.unwrap();
-        let later = Checkpoint { next_offset: 50, files: vec![], ..checkpoint.clone() };
+        let later = Checkpoint {
+            next_offset: 50,
+            files: vec![],
+            ..checkpoint.clone()
+        };
         store.save(&later).await.unwrap();
         assert_eq!(store.load("events", 0).await.unwrap(), Some(later));
         assert_eq!(store.load("events", 1).await.unwrap(), None);
         std::fs::write(dir.join("cp/offsets/events/1.json"), b"{trunc").unwrap();
-        assert!(matches!(store.load("events", 1).await, Err(CheckpointError::Damaged { .. })));
+        assert!(matches!(
+            store.load("events", 1).await,
+            Err(CheckpointError::Damaged { .. })
+        ));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

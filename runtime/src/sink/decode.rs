@@ -1,8 +1,12 @@
 //! Kafka message → a row of the sink's schema, or a dead letter with the
 //! reason. Pure; the batch builder turns accepted rows into Arrow.
 
-use arrow::array::{ArrayRef, BinaryArray, Int32Array, Int64Array, StringArray, TimestampMicrosecondArray};
-use arrow::datatypes::{DataType as ArrowType, Field as ArrowField, Schema as ArrowSchema, SchemaRef, TimeUnit};
+use arrow::array::{
+    ArrayRef, BinaryArray, Int32Array, Int64Array, StringArray, TimestampMicrosecondArray,
+};
+use arrow::datatypes::{
+    DataType as ArrowType, Field as ArrowField, Schema as ArrowSchema, SchemaRef, TimeUnit,
+};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use pipec_compiler::plan::{Field, Schema};
@@ -21,7 +25,9 @@ pub fn classify(payload: Option<&[u8]>, schema: &Schema) -> Result<Map<String, J
     for field in &schema.fields {
         match object.get(&field.key) {
             None | Some(Json::Null) if field.optional => {}
-            None | Some(Json::Null) => return Err(format!("required field `{}` is missing", field.key)),
+            None | Some(Json::Null) => {
+                return Err(format!("required field `{}` is missing", field.key))
+            }
             Some(value) => check_type(field, value)?,
         }
     }
@@ -60,7 +66,10 @@ fn kind(value: &Json) -> String {
         Json::Array(_) => "an array",
         Json::Object(_) => "an object",
     };
-    format!("{name} ({shown}{})", if text.len() > shown.len() { "..." } else { "" })
+    format!(
+        "{name} ({shown}{})",
+        if text.len() > shown.len() { "..." } else { "" }
+    )
 }
 
 pub fn arrow_type(data_type: DataType) -> ArrowType {
@@ -197,11 +206,21 @@ pub fn dead_letter_schema() -> SchemaRef {
 
 pub fn dead_letter_batch(letters: &[DeadLetter]) -> Result<RecordBatch, ArrowError> {
     let columns: Vec<ArrayRef> = vec![
-        Arc::new(BinaryArray::from_iter_values(letters.iter().map(|l| l.raw.as_slice()))),
-        Arc::new(StringArray::from_iter_values(letters.iter().map(|l| l.reason.as_str()))),
-        Arc::new(StringArray::from_iter_values(letters.iter().map(|l| l.topic.as_str()))),
-        Arc::new(Int32Array::from_iter_values(letters.iter().map(|l| l.partition))),
-        Arc::new(Int64Array::from_iter_values(letters.iter().map(|l| l.offset))),
+        Arc::new(BinaryArray::from_iter_values(
+            letters.iter().map(|l| l.raw.as_slice()),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            letters.iter().map(|l| l.reason.as_str()),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            letters.iter().map(|l| l.topic.as_str()),
+        )),
+        Arc::new(Int32Array::from_iter_values(
+            letters.iter().map(|l| l.partition),
+        )),
+        Arc::new(Int64Array::from_iter_values(
+            letters.iter().map(|l| l.offset),
+        )),
         Arc::new(
             TimestampMicrosecondArray::from_iter_values(letters.iter().map(|l| l.timestamp_micros))
                 .with_timezone("UTC"),
@@ -221,13 +240,18 @@ mod tests {
     fn schema() -> Schema {
         let text = "schema e {\n event_type: string\n User_Agent: string? from \"User-Agent\"\n n: int?\n x: float?\n ok: bool?\n at: timestamp?\n}\n\
                     topic t { schema e }";
-        let plan = compile(&Source::new("t.pipe", text), &BTreeMap::new()).unwrap().plan;
+        let plan = compile(&Source::new("t.pipe", text), &BTreeMap::new())
+            .unwrap()
+            .plan;
         plan.schemas[0].clone()
     }
 
     #[test]
     fn fitting_events_are_rows() {
-        let row = classify(Some(br#"{"event_type":"a","User-Agent":"ab","n":3,"x":1,"extra":[1]}"#), &schema());
+        let row = classify(
+            Some(br#"{"event_type":"a","User-Agent":"ab","n":3,"x":1,"extra":[1]}"#),
+            &schema(),
+        );
         assert!(row.is_ok(), "{row:?}");
     }
 
@@ -238,7 +262,10 @@ mod tests {
         assert_eq!(reason(None), "the message has no value");
         assert!(reason(Some(b"{not json")).starts_with("not valid JSON"));
         assert_eq!(reason(Some(b"[1]")), "not a JSON object but an array ([1])");
-        assert_eq!(reason(Some(br#"{"n": 1}"#)), "required field `event_type` is missing");
+        assert_eq!(
+            reason(Some(br#"{"n": 1}"#)),
+            "required field `event_type` is missing"
+        );
         assert_eq!(
             reason(Some(br#"{"event_type": "a", "n": "3"}"#)),
             "field `n` should be int but is a string (\"3\")"
@@ -247,7 +274,8 @@ mod tests {
             reason(Some(br#"{"event_type": "a", "n": 1.5}"#)),
             "field `n` should be int but is a number (1.5)"
         );
-        assert!(reason(Some(br#"{"event_type": "a", "at": "noon"}"#)).contains("`at` should be timestamp"));
+        assert!(reason(Some(br#"{"event_type": "a", "at": "noon"}"#))
+            .contains("`at` should be timestamp"));
         assert!(reason(Some(b"\xff\xfe")).starts_with("not valid JSON"));
     }
 
@@ -266,15 +294,37 @@ mod tests {
             builder.push(text.to_string(), 1_000 + i as i64, row);
         }
         let batch = builder.finish().unwrap().unwrap();
-        let names: Vec<_> = batch.schema().fields().iter().map(|f| f.name().clone()).collect();
-        assert_eq!(names, ["raw_event", "timestamp", "event_type", "User_Agent", "n", "x", "ok", "at"]);
+        let names: Vec<_> = batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "raw_event",
+                "timestamp",
+                "event_type",
+                "User_Agent",
+                "n",
+                "x",
+                "ok",
+                "at"
+            ]
+        );
         assert_eq!(batch.num_rows(), 2);
         assert_eq!(batch.column(3).as_string::<i32>().value(0), "ab");
         assert!(batch.column(3).is_null(1));
         assert_eq!(batch.column(4).as_primitive::<Int64Type>().value(0), 3);
-        let at = batch.column(7).as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
+        let at = batch
+            .column(7)
+            .as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
         assert_eq!(at.value(0), 1_596_408_551_000_000);
-        assert!(builder.finish().unwrap().is_none(), "finish empties the builder");
+        assert!(
+            builder.finish().unwrap().is_none(),
+            "finish empties the builder"
+        );
     }
 
     #[test]

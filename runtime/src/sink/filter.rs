@@ -34,10 +34,22 @@ pub fn lower(expr: &TypedExpr) -> Expr {
                 CompareOp::GtEq => l.gt_eq(r),
             }
         }
-        TypedExpr::IsNull { expr, negated: false } => lower(expr).is_null(),
-        TypedExpr::IsNull { expr, negated: true } => lower(expr).is_not_null(),
-        TypedExpr::InList { expr, list, negated } => lower(expr).in_list(
-            list.iter().map(|v| Expr::Literal(scalar(v), None)).collect(),
+        TypedExpr::IsNull {
+            expr,
+            negated: false,
+        } => lower(expr).is_null(),
+        TypedExpr::IsNull {
+            expr,
+            negated: true,
+        } => lower(expr).is_not_null(),
+        TypedExpr::InList {
+            expr,
+            list,
+            negated,
+        } => lower(expr).in_list(
+            list.iter()
+                .map(|v| Expr::Literal(scalar(v), None))
+                .collect(),
             *negated,
         ),
         TypedExpr::Call { function, args } => {
@@ -49,7 +61,13 @@ pub fn lower(expr: &TypedExpr) -> Expr {
                 Function::Contains => string_fn::contains(next(), next()),
                 Function::Like => {
                     let (text, pattern) = (next(), next());
-                    Expr::Like(Like::new(false, Box::new(text), Box::new(pattern), None, false))
+                    Expr::Like(Like::new(
+                        false,
+                        Box::new(text),
+                        Box::new(pattern),
+                        None,
+                        false,
+                    ))
                 }
                 Function::Lower => string_fn::lower(next()),
                 Function::Upper => string_fn::upper(next()),
@@ -66,7 +84,9 @@ fn scalar(value: &Value) -> ScalarValue {
         Value::Int(i) => ScalarValue::Int64(Some(*i)),
         Value::Float(f) => ScalarValue::Float64(Some(*f)),
         Value::Bool(b) => ScalarValue::Boolean(Some(*b)),
-        Value::Timestamp(micros) => ScalarValue::TimestampMicrosecond(Some(*micros), Some("UTC".into())),
+        Value::Timestamp(micros) => {
+            ScalarValue::TimestampMicrosecond(Some(*micros), Some("UTC".into()))
+        }
         Value::Null => ScalarValue::Null,
     }
 }
@@ -85,8 +105,14 @@ impl CompiledFilter {
 
     /// The rows for which the filter is true (null counts as false, as in SQL).
     pub fn apply(&self, batch: &RecordBatch) -> Result<RecordBatch> {
-        let mask = self.physical.evaluate(batch)?.into_array(batch.num_rows())?;
-        Ok(arrow::compute::filter_record_batch(batch, mask.as_boolean())?)
+        let mask = self
+            .physical
+            .evaluate(batch)?
+            .into_array(batch.num_rows())?;
+        Ok(arrow::compute::filter_record_batch(
+            batch,
+            mask.as_boolean(),
+        )?)
     }
 }
 
@@ -111,10 +137,18 @@ mod tests {
         let schema = &plan.schemas[0];
         let mut builder = BatchBuilder::new(schema).unwrap();
         for (i, event) in events.iter().enumerate() {
-            builder.push(event.to_string(), i as i64, classify(Some(event.as_bytes()), schema).unwrap());
+            builder.push(
+                event.to_string(),
+                i as i64,
+                classify(Some(event.as_bytes()), schema).unwrap(),
+            );
         }
         let batch = builder.finish().unwrap().unwrap();
-        let filter = CompiledFilter::new(plan.sinks[0].filter.as_ref().unwrap(), builder.full_schema()).unwrap();
+        let filter = CompiledFilter::new(
+            plan.sinks[0].filter.as_ref().unwrap(),
+            builder.full_schema(),
+        )
+        .unwrap();
         let out = filter.apply(&batch).unwrap();
         let ids = out.column_by_name("id").unwrap().as_string::<i32>();
         ids.iter().map(|v| v.unwrap().to_string()).collect()
@@ -129,20 +163,36 @@ mod tests {
     #[test]
     fn comparisons_and_logic() {
         assert_eq!(kept("event_type == \"purchase_sword\"", EVENTS), ["1", "3"]);
-        assert_eq!(kept("event_type != \"purchase_sword\" or n > 10", EVENTS), ["2"]);
-        assert_eq!(kept("not (n >= 5)", EVENTS), ["" ; 0]);
+        assert_eq!(
+            kept("event_type != \"purchase_sword\" or n > 10", EVENTS),
+            ["2"]
+        );
+        assert_eq!(kept("not (n >= 5)", EVENTS), [""; 0]);
         assert_eq!(kept("n >= 5 and x < 2", EVENTS), ["1"]);
-        assert_eq!(kept("n > 4.5", EVENTS), ["1", "2"], "an int column against a float");
+        assert_eq!(
+            kept("n > 4.5", EVENTS),
+            ["1", "2"],
+            "an int column against a float"
+        );
     }
 
     #[test]
     fn nulls_lists_and_functions() {
         assert_eq!(kept("Host is null", EVENTS), ["3"]);
-        assert_eq!(kept("Host is not null and ends_with(Host, \".att.com\")", EVENTS), ["2"]);
+        assert_eq!(
+            kept("Host is not null and ends_with(Host, \".att.com\")", EVENTS),
+            ["2"]
+        );
         assert_eq!(kept("event_type in [\"join_guild\", \"x\"]", EVENTS), ["2"]);
-        assert_eq!(kept("event_type not in [\"join_guild\"]", EVENTS), ["1", "3"]);
+        assert_eq!(
+            kept("event_type not in [\"join_guild\"]", EVENTS),
+            ["1", "3"]
+        );
         assert_eq!(kept("starts_with(upper(Host), \"USER1\")", EVENTS), ["1"]);
-        assert_eq!(kept("contains(lower(event_type), \"guild\")", EVENTS), ["2"]);
+        assert_eq!(
+            kept("contains(lower(event_type), \"guild\")", EVENTS),
+            ["2"]
+        );
         assert_eq!(kept("like(Host, \"%.comcast.%\")", EVENTS), ["1"]);
         assert_eq!(kept("length(trim(event_type)) == 10", EVENTS), ["2"]);
     }
@@ -150,6 +200,9 @@ mod tests {
     #[test]
     fn timestamps_compare_with_rfc3339_strings() {
         assert_eq!(kept("at > \"2020-08-02T09:00:00Z\"", EVENTS), ["1"]);
-        assert_eq!(kept("timestamp >= \"1970-01-01T00:00:00.000001Z\"", EVENTS), ["2", "3"]);
+        assert_eq!(
+            kept("timestamp >= \"1970-01-01T00:00:00.000001Z\"", EVENTS),
+            ["2", "3"]
+        );
     }
 }

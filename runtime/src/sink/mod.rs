@@ -49,7 +49,10 @@ pub enum SinkError {
     #[error("sink `{sink}`: {source}")]
     Storage { sink: String, source: StorageError },
     #[error("sink `{sink}`: {source}")]
-    Checkpoint { sink: String, source: CheckpointError },
+    Checkpoint {
+        sink: String,
+        source: CheckpointError,
+    },
     #[error("sink `{sink}`: {message}")]
     Internal { sink: String, message: String },
 }
@@ -114,30 +117,49 @@ impl SinkWorker {
         let name = sink.name.clone();
         let topic = plan.topic(&sink.topic).name.clone();
         let schema = plan.topic_schema(plan.topic(&sink.topic)).clone();
-        let storage_error = |source| SinkError::Storage { sink: name.clone(), source };
+        let storage_error = |source| SinkError::Storage {
+            sink: name.clone(),
+            source,
+        };
         let data = Storage::open(&sink.path, data_dir).map_err(storage_error)?;
-        let checkpoints = CheckpointStore::new(Storage::open(&sink.checkpoint, data_dir).map_err(storage_error)?);
+        let checkpoints =
+            CheckpointStore::new(Storage::open(&sink.checkpoint, data_dir).map_err(storage_error)?);
         let dead_root = Storage::open(&plan.dead_letters.path, data_dir).map_err(storage_error)?;
         let dead_letters = dead_root.subdirectory(&format!("sink={name}"));
         let full = full_schema(&schema);
         let filter = match &sink.filter {
-            Some(expr) => Some(CompiledFilter::new(expr, &full).map_err(|e| SinkError::Internal {
-                sink: name.clone(),
-                message: format!("this is a bug in pipec: the filter does not lower to DataFusion: {e}"),
-            })?),
+            Some(expr) => {
+                Some(
+                    CompiledFilter::new(expr, &full).map_err(|e| SinkError::Internal {
+                        sink: name.clone(),
+                        message: format!(
+                            "this is a bug in pipec: the filter does not lower to DataFusion: {e}"
+                        ),
+                    })?,
+                )
+            }
             None => None,
         };
         let file_schema = Arc::new(arrow::datatypes::Schema::new(
             sink.columns
                 .iter()
-                .map(|c| full.field_with_name(&c.name).expect("sink columns are schema columns").clone())
+                .map(|c| {
+                    full.field_with_name(&c.name)
+                        .expect("sink columns are schema columns")
+                        .clone()
+                })
                 .collect::<Vec<_>>(),
         ));
         let revoked = Arc::new(Mutex::new(Vec::new()));
         let consumer: StreamConsumer<SinkContext> = bus
             .consumer_config(&format!("pipec.{}.{}", plan.name, name))
-            .create_with_context(SinkContext { revoked: revoked.clone() })
-            .map_err(|source| SinkError::Kafka { sink: name.clone(), source })?;
+            .create_with_context(SinkContext {
+                revoked: revoked.clone(),
+            })
+            .map_err(|source| SinkError::Kafka {
+                sink: name.clone(),
+                source,
+            })?;
         Ok(SinkWorker {
             policy: TriggerPolicy::from_plan(&sink.trigger),
             name,
@@ -167,22 +189,54 @@ impl SinkWorker {
     }
 
     fn kafka(&self, source: KafkaError) -> SinkError {
-        SinkError::Kafka { sink: self.name.clone(), source }
+        SinkError::Kafka {
+            sink: self.name.clone(),
+            source,
+        }
     }
 
     /// Reads, filters and writes until told to stop (or, for `trigger
     /// once`, until the topic's end as of the start).
-    pub async fn run(mut self, mut commands: watch::Receiver<SinkCommand>) -> Result<SinkSummary, SinkError> {
+    pub async fn run(
+        mut self,
+        mut commands: watch::Receiver<SinkCommand>,
+    ) -> Result<SinkSummary, SinkError> {
         self.cluster = self.cluster_id().await;
-        self.consumer.subscribe(&[&self.topic]).map_err(|e| self.kafka(e))?;
-        tracing::info!(sink = %self.name, topic = %self.topic, path = %self.data.display(), "sink started");
-        let mut summary = SinkSummary { sink: self.name.clone(), ..SinkSummary::default() };
-        let mut end: Option<BTreeMap<i32, i64>> = if self.is_once() {
-            Some(self.end_offsets().await?)
+        let mut end: Option<BTreeMap<i32, i64>> = None;
+        if self.is_once() {
+            // A backfill reads every partition itself, from its checkpoint,
+            // whatever other members of the consumer group do.
+            let ends = self.end_offsets().await?;
+            let mut assignment = rdkafka::TopicPartitionList::new();
+            for &partition in ends.keys() {
+                let position = self.open_partition(partition).await?.position();
+                self.partitions
+                    .get_mut(&partition)
+                    .expect("opened")
+                    .mark_positioned();
+                assignment
+                    .add_partition_offset(&self.topic, partition, rdkafka::Offset::Offset(position))
+                    .map_err(|e| self.kafka(e))?;
+            }
+            self.consumer
+                .assign(&assignment)
+                .map_err(|e| self.kafka(e))?;
+            end = Some(ends);
         } else {
-            None
+            self.consumer
+                .subscribe(&[&self.topic])
+                .map_err(|e| self.kafka(e))?;
+        }
+        tracing::info!(sink = %self.name, topic = %self.topic, path = %self.data.display(), "sink started");
+        let mut summary = SinkSummary {
+            sink: self.name.clone(),
+            ..SinkSummary::default()
         };
-        let tick = self.policy.tick().unwrap_or(Duration::from_secs(1)).min(Duration::from_secs(1));
+        let tick = self
+            .policy
+            .tick()
+            .unwrap_or(Duration::from_secs(1))
+            .min(Duration::from_secs(1));
         let mut ticker = tokio::time::interval(tick);
         let mut last_write = Instant::now();
         let mut stopping = false;
@@ -212,8 +266,14 @@ impl SinkWorker {
             };
             self.forget_revoked();
             match step {
-                Step::Message { partition, offset, timestamp_micros, payload } => {
-                    self.accept(partition, offset, timestamp_micros, payload).await?;
+                Step::Message {
+                    partition,
+                    offset,
+                    timestamp_micros,
+                    payload,
+                } => {
+                    self.accept(partition, offset, timestamp_micros, payload)
+                        .await?;
                     summary.events_read += 1;
                 }
                 Step::KafkaError(error) => {
@@ -233,6 +293,9 @@ impl SinkWorker {
             }
         }
         self.write_all(&mut summary).await?;
+        if let Some(backlog) = &self.backlog {
+            backlog.retire(&self.name);
+        }
         tracing::info!(
             sink = %self.name,
             events_read = summary.events_read,
@@ -246,10 +309,14 @@ impl SinkWorker {
 
     async fn cluster_id(&mut self) -> String {
         let consumer = &self.consumer;
-        let id = tokio::task::block_in_place(|| consumer.client().fetch_cluster_id(Duration::from_secs(10)));
+        let id = tokio::task::block_in_place(|| {
+            consumer.client().fetch_cluster_id(Duration::from_secs(10))
+        });
         // A short, file-name-safe digest of the cluster id.
         let id = id.unwrap_or_else(|| "unknown".to_string());
-        let digest = id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+        let digest = id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
         format!("{:08x}", digest as u32)
     }
 
@@ -261,7 +328,8 @@ impl SinkWorker {
             let metadata = consumer.fetch_metadata(Some(&topic), Duration::from_secs(10))?;
             let mut ends = BTreeMap::new();
             for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
-                let (_, high) = consumer.fetch_watermarks(&topic, partition.id(), Duration::from_secs(10))?;
+                let (_, high) =
+                    consumer.fetch_watermarks(&topic, partition.id(), Duration::from_secs(10))?;
                 ends.insert(partition.id(), high);
             }
             Ok(ends)
@@ -305,13 +373,23 @@ impl SinkWorker {
     /// crash left are made visible if the checkpoint names them, deleted if not.
     async fn open_partition(&mut self, partition: i32) -> Result<&mut PartitionBuffer, SinkError> {
         if !self.partitions.contains_key(&partition) {
-            let checkpoint_error = |source| SinkError::Checkpoint { sink: self.name.clone(), source };
-            let checkpoint = self.checkpoints.load(&self.topic, partition).await.map_err(checkpoint_error)?;
+            let checkpoint_error = |source| SinkError::Checkpoint {
+                sink: self.name.clone(),
+                source,
+            };
+            let checkpoint = self
+                .checkpoints
+                .load(&self.topic, partition)
+                .await
+                .map_err(checkpoint_error)?;
             let next_offset = match &checkpoint {
                 Some(c) if c.cluster == self.cluster => {
                     partition::recover(c, &self.data, &self.dead_letters, &self.topic)
                         .await
-                        .map_err(|source| SinkError::Storage { sink: self.name.clone(), source })?;
+                        .map_err(|source| SinkError::Storage {
+                            sink: self.name.clone(),
+                            source,
+                        })?;
                     c.next_offset
                 }
                 Some(c) => {
@@ -323,15 +401,25 @@ impl SinkWorker {
                 }
                 None => 0,
             };
-            if checkpoint.is_none() || checkpoint.as_ref().is_some_and(|c| c.cluster != self.cluster) {
+            if checkpoint.is_none()
+                || checkpoint
+                    .as_ref()
+                    .is_some_and(|c| c.cluster != self.cluster)
+            {
                 partition::remove_orphans(&self.data, &self.dead_letters, &self.topic, partition)
                     .await
-                    .map_err(|source| SinkError::Storage { sink: self.name.clone(), source })?;
+                    .map_err(|source| SinkError::Storage {
+                        sink: self.name.clone(),
+                        source,
+                    })?;
             }
-            let buffer = PartitionBuffer::new(partition, next_offset, &self.schema).map_err(|e| SinkError::Internal {
-                sink: self.name.clone(),
-                message: e.to_string(),
-            })?;
+            let buffer =
+                PartitionBuffer::new(partition, next_offset, &self.schema).map_err(|e| {
+                    SinkError::Internal {
+                        sink: self.name.clone(),
+                        message: e.to_string(),
+                    }
+                })?;
             self.partitions.insert(partition, buffer);
         }
         Ok(self.partitions.get_mut(&partition).expect("inserted above"))
@@ -349,19 +437,54 @@ impl SinkWorker {
         let name = self.name.clone();
         let metrics = self.metrics.clone();
         let buffer = self.open_partition(partition).await?;
+        let position = buffer.position();
+        if buffer.is_fresh() && offset != position {
+            // The checkpoint, not Kafka's committed offset, says where to
+            // resume: a new data directory re-reads the topic from its start.
+            buffer.mark_positioned();
+            let consumer = &self.consumer;
+            let sought = tokio::task::block_in_place(|| {
+                consumer.seek(
+                    &topic,
+                    partition,
+                    rdkafka::Offset::Offset(position),
+                    Duration::from_secs(10),
+                )
+            });
+            match sought {
+                Ok(()) if offset > position => return Ok(()),
+                Ok(()) => {}
+                // Reading on would skip events the checkpoint says are unwritten.
+                Err(error) if offset > position => return Err(self.kafka(error)),
+                Err(error) => {
+                    tracing::warn!(sink = %name, partition, %error, "cannot seek to the checkpoint; skipping what is written")
+                }
+            }
+        }
+        let buffer = self.partitions.get_mut(&partition).expect("open");
+        buffer.mark_positioned();
         if offset < buffer.position() {
             // Already in a file: a replay after a crash or a rebalance.
             return Ok(());
         }
         let dead = buffer.accept(&topic, &schema, offset, timestamp_micros, payload);
-        metrics.sink_events_read.with_label_values(&[name.as_str()]).inc();
+        metrics
+            .sink_events_read
+            .with_label_values(&[name.as_str()])
+            .inc();
         if dead {
-            metrics.dead_letters.with_label_values(&[name.as_str()]).inc();
+            metrics
+                .dead_letters
+                .with_label_values(&[name.as_str()])
+                .inc();
         }
         if buffer.pending_rows() >= partition::DECODE_BATCH {
             let filter = self.filter.as_ref();
             let buffer = self.partitions.get_mut(&partition).expect("open");
-            buffer.decode(filter).map_err(|e| SinkError::Internal { sink: name, message: e.to_string() })?;
+            buffer.decode(filter).map_err(|e| SinkError::Internal {
+                sink: name,
+                message: e.to_string(),
+            })?;
         }
         Ok(())
     }
@@ -390,18 +513,34 @@ impl SinkWorker {
                         checkpoints: &self.checkpoints,
                     })
                     .await
-                    .map_err(|message| SinkError::Internal { sink: self.name.clone(), message })?
+                    .map_err(|message| SinkError::Internal {
+                        sink: self.name.clone(),
+                        message,
+                    })?
             };
             let name = self.name.as_str();
-            self.metrics.sink_rows_written.with_label_values(&[name]).inc_by(written.rows);
-            self.metrics.sink_files_written.with_label_values(&[name]).inc_by(written.files);
+            self.metrics
+                .sink_rows_written
+                .with_label_values(&[name])
+                .inc_by(written.rows);
+            self.metrics
+                .sink_files_written
+                .with_label_values(&[name])
+                .inc_by(written.files);
             summary.rows_written += written.rows;
             summary.dead_letters += written.dead_letters;
             summary.files += written.files;
             let mut offsets = rdkafka::TopicPartitionList::new();
-            let _ = offsets.add_partition_offset(&self.topic, partition, rdkafka::Offset::Offset(written.next_offset));
+            let _ = offsets.add_partition_offset(
+                &self.topic,
+                partition,
+                rdkafka::Offset::Offset(written.next_offset),
+            );
             // Kafka's copy of the offsets is for monitoring; the checkpoint rules.
-            if let Err(error) = self.consumer.commit(&offsets, rdkafka::consumer::CommitMode::Async) {
+            if let Err(error) = self
+                .consumer
+                .commit(&offsets, rdkafka::consumer::CommitMode::Async)
+            {
                 tracing::debug!(sink = name, %error, "offset commit to Kafka failed");
             }
             if let Some(backlog) = &self.backlog {
@@ -409,10 +548,15 @@ impl SinkWorker {
             }
             let consumer = &self.consumer;
             let topic = self.topic.as_str();
-            let lag = tokio::task::block_in_place(|| consumer.fetch_watermarks(topic, partition, Duration::from_secs(2)))
-                .map(|(_, high)| (high - written.next_offset).max(0))
-                .unwrap_or(-1);
-            self.metrics.sink_lag.with_label_values(&[name, &partition.to_string()]).set(lag);
+            let lag = tokio::task::block_in_place(|| {
+                consumer.fetch_watermarks(topic, partition, Duration::from_secs(2))
+            })
+            .map(|(_, high)| (high - written.next_offset).max(0))
+            .unwrap_or(-1);
+            self.metrics
+                .sink_lag
+                .with_label_values(&[name, &partition.to_string()])
+                .set(lag);
             tracing::info!(
                 sink = name,
                 partition,

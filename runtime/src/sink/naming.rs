@@ -37,8 +37,10 @@ pub fn pending_name(final_name: &str) -> String {
     format!(".{final_name}.pending")
 }
 
+/// A hidden file of a write, or the staging file of one (`object_store`
+/// writes `name#N` first, then renames).
 pub fn is_pending(name: &str) -> bool {
-    name.starts_with('.') && name.ends_with(".pending")
+    name.starts_with('.') && name.contains(".parquet.pending")
 }
 
 /// The partition of a file name written by [`FileKey::file_name`], for
@@ -98,7 +100,12 @@ mod tests {
             "part-game_events-002-00000000000000000100-00000000000000000199-c1a2b3c4.parquet"
         );
         assert_eq!(key().file_name(), name);
-        let later = FileKey { first_offset: 200, last_offset: 250, ..key() }.file_name();
+        let later = FileKey {
+            first_offset: 200,
+            last_offset: 250,
+            ..key()
+        }
+        .file_name();
         assert!(later > name);
         assert_eq!(partition_of(&name, "game.events"), Some(2));
         assert_eq!(partition_of(&pending_name(&name), "game.events"), Some(2));
@@ -110,6 +117,7 @@ mod tests {
         assert!(pending.starts_with('.'));
         assert!(!pending.ends_with(".parquet"));
         assert!(is_pending(&pending));
+        assert!(is_pending(&format!("{pending}#3")));
         assert!(!is_pending("part-x.parquet"));
     }
 

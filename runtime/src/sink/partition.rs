@@ -27,6 +27,8 @@ pub struct PartitionBuffer {
     batches: Vec<RecordBatch>,
     rows: u64,
     dead: Vec<DeadLetter>,
+    /// No message of this partition was seen since it was opened.
+    fresh: bool,
 }
 
 /// What one write of a partition did.
@@ -62,7 +64,16 @@ impl PartitionBuffer {
             batches: Vec::new(),
             rows: 0,
             dead: Vec::new(),
+            fresh: true,
         })
+    }
+
+    pub fn is_fresh(&self) -> bool {
+        self.fresh
+    }
+
+    pub fn mark_positioned(&mut self) {
+        self.fresh = false;
     }
 
     pub fn position(&self) -> i64 {
@@ -135,7 +146,10 @@ impl PartitionBuffer {
     /// then the files made visible.
     pub async fn write(&mut self, target: WriteTarget<'_>) -> Result<Written, String> {
         let Some(first) = self.first_unwritten else {
-            return Ok(Written { next_offset: self.position, ..Written::default() });
+            return Ok(Written {
+                next_offset: self.position,
+                ..Written::default()
+            });
         };
         self.decode(target.filter)?;
         let last = self.position - 1;
@@ -151,16 +165,30 @@ impl PartitionBuffer {
         if !self.batches.is_empty() {
             let all = arrow::compute::concat_batches(&self.batches[0].schema(), &self.batches)
                 .map_err(|e| e.to_string())?;
-            for (directory, rows) in split(&all, target.sink.partitioning.as_ref()).map_err(|e| e.to_string())? {
+            for (directory, rows) in
+                split(&all, target.sink.partitioning.as_ref()).map_err(|e| e.to_string())?
+            {
                 let rows = project(&rows, target.file_schema).map_err(|e| e.to_string())?;
-                let bytes = encode_parquet(&rows, target.sink.compression).map_err(|e| e.to_string())?;
-                files.push(put_hidden(target.data, FileStore::Data, &directory, &name, bytes).await?);
+                let bytes =
+                    encode_parquet(&rows, target.sink.compression).map_err(|e| e.to_string())?;
+                files.push(
+                    put_hidden(target.data, FileStore::Data, &directory, &name, bytes).await?,
+                );
             }
         }
         if !self.dead.is_empty() {
             let batch = dead_letter_batch(&self.dead).map_err(|e| e.to_string())?;
             let bytes = encode_parquet(&batch, Compression::Snappy).map_err(|e| e.to_string())?;
-            files.push(put_hidden(target.dead_letters, FileStore::DeadLetters, "", &name, bytes).await?);
+            files.push(
+                put_hidden(
+                    target.dead_letters,
+                    FileStore::DeadLetters,
+                    "",
+                    &name,
+                    bytes,
+                )
+                .await?,
+            );
         }
         let checkpoint = Checkpoint {
             cluster: target.cluster.to_string(),
@@ -169,13 +197,20 @@ impl PartitionBuffer {
             next_offset: self.position,
             files,
         };
-        target.checkpoints.save(&checkpoint).await.map_err(|e| e.to_string())?;
+        target
+            .checkpoints
+            .save(&checkpoint)
+            .await
+            .map_err(|e| e.to_string())?;
         for file in &checkpoint.files {
             let storage = match file.store {
                 FileStore::Data => target.data,
                 FileStore::DeadLetters => target.dead_letters,
             };
-            storage.rename(&file.pending, &file.visible).await.map_err(|e| e.to_string())?;
+            storage
+                .rename(&file.pending, &file.visible)
+                .await
+                .map_err(|e| e.to_string())?;
         }
         let written = Written {
             messages: self.messages,
@@ -212,7 +247,10 @@ async fn put_hidden(
         pending: join(&pending_name(name)),
         visible: join(name),
     };
-    storage.put(&file.pending, bytes).await.map_err(|e| e.to_string())?;
+    storage
+        .put(&file.pending, bytes)
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(file)
 }
 
@@ -254,4 +292,176 @@ pub async fn remove_orphans(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pipec_compiler::plan::Location;
+    use pipec_compiler::{compile, Plan, Source};
+    use std::collections::BTreeMap;
+
+    const PIPELINE: &str = "schema e {\n kind: string\n n: int?\n}\ntopic t { schema e }\n\
+        sink s { from t\n where kind == \"keep\"\n path \"s\"\n checkpoint \"c\" }";
+
+    struct Fixture {
+        plan: Plan,
+        dir: std::path::PathBuf,
+        data: Storage,
+        dead: Storage,
+        checkpoints: CheckpointStore,
+        filter: CompiledFilter,
+        file_schema: SchemaRef,
+    }
+
+    fn fixture(name: &str) -> Fixture {
+        let plan = compile(&Source::new("t.pipe", PIPELINE), &BTreeMap::new())
+            .unwrap()
+            .plan;
+        let dir =
+            std::env::temp_dir().join(format!("pipec-partition-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let data = Storage::open(&Location::Relative("s".into()), &dir).unwrap();
+        let dead = Storage::open(&Location::Relative("dead/sink=s".into()), &dir).unwrap();
+        let checkpoints =
+            CheckpointStore::new(Storage::open(&Location::Relative("c".into()), &dir).unwrap());
+        let full = super::super::decode::full_schema(&plan.schemas[0]);
+        let filter = CompiledFilter::new(plan.sinks[0].filter.as_ref().unwrap(), &full).unwrap();
+        let file_schema = full.clone();
+        Fixture {
+            plan,
+            dir,
+            data,
+            dead,
+            checkpoints,
+            filter,
+            file_schema,
+        }
+    }
+
+    impl Fixture {
+        fn target(&self) -> WriteTarget<'_> {
+            WriteTarget {
+                sink: &self.plan.sinks[0],
+                topic: "t",
+                cluster: "cafe0001",
+                filter: Some(&self.filter),
+                file_schema: &self.file_schema,
+                data: &self.data,
+                dead_letters: &self.dead,
+                checkpoints: &self.checkpoints,
+            }
+        }
+
+        fn files(&self, sub: &str) -> Vec<String> {
+            let mut names: Vec<String> = std::fs::read_dir(self.dir.join(sub))
+                .map(|d| {
+                    d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                        .collect()
+                })
+                .unwrap_or_default();
+            names.sort();
+            names
+        }
+    }
+
+    fn feed(buffer: &mut PartitionBuffer, schema: &Schema, from: i64, messages: &[&str]) {
+        for (i, text) in messages.iter().enumerate() {
+            buffer.accept(
+                "t",
+                schema,
+                from + i as i64,
+                0,
+                Some(text.as_bytes().to_vec()),
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn the_watermark_covers_written_filtered_and_dead_messages() {
+        let f = fixture("watermark");
+        let schema = &f.plan.schemas[0];
+        let mut buffer = PartitionBuffer::new(0, 10, schema).unwrap();
+        assert_eq!(buffer.position(), 10);
+        feed(
+            &mut buffer,
+            schema,
+            10,
+            &[
+                r#"{"kind":"keep"}"#,
+                r#"{"kind":"drop"}"#,
+                "not json",
+                r#"{"kind":"keep","n":2}"#,
+            ],
+        );
+        assert_eq!((buffer.position(), buffer.messages()), (14, 4));
+        let written = buffer.write(f.target()).await.unwrap();
+        assert_eq!(
+            (
+                written.rows,
+                written.dead_letters,
+                written.files,
+                written.next_offset
+            ),
+            (2, 1, 2, 14)
+        );
+        let name = "part-t-000-00000000000000000010-00000000000000000013-cafe0001.parquet";
+        assert_eq!(f.files("s"), [name]);
+        assert_eq!(f.files("dead/sink=s"), [name]);
+        let checkpoint = f.checkpoints.load("t", 0).await.unwrap().unwrap();
+        assert_eq!(checkpoint.next_offset, 14);
+        assert_eq!(checkpoint.files.len(), 2);
+        // Nothing read since: a write does nothing and keeps the position.
+        let again = buffer.write(f.target()).await.unwrap();
+        assert_eq!((again.files, again.next_offset), (0, 14));
+        // Only filtered-out messages: no file, but the checkpoint moves on.
+        feed(&mut buffer, schema, 14, &[r#"{"kind":"drop"}"#]);
+        let filtered = buffer.write(f.target()).await.unwrap();
+        assert_eq!((filtered.files, filtered.next_offset), (0, 15));
+        assert_eq!(
+            f.checkpoints
+                .load("t", 0)
+                .await
+                .unwrap()
+                .unwrap()
+                .next_offset,
+            15
+        );
+        std::fs::remove_dir_all(&f.dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn recovery_finishes_committed_renames_and_drops_uncommitted_files() {
+        let f = fixture("recover");
+        let schema = &f.plan.schemas[0];
+        let mut buffer = PartitionBuffer::new(0, 0, schema).unwrap();
+        feed(&mut buffer, schema, 0, &[r#"{"kind":"keep"}"#]);
+        buffer.write(f.target()).await.unwrap();
+        let checkpoint = f.checkpoints.load("t", 0).await.unwrap().unwrap();
+        let committed = &checkpoint.files[0];
+        // A crash after the checkpoint, before the rename...
+        f.data
+            .rename(&committed.visible, &committed.pending)
+            .await
+            .unwrap();
+        // ...and the hidden files of writes that never committed.
+        let orphan =
+            pending_name("part-t-000-00000000000000000001-00000000000000000009-cafe0001.parquet");
+        let other_partition =
+            pending_name("part-t-001-00000000000000000000-00000000000000000009-cafe0001.parquet");
+        f.data.put(&orphan, b"partial".to_vec()).await.unwrap();
+        f.data
+            .put(&other_partition, b"partial".to_vec())
+            .await
+            .unwrap();
+        recover(&checkpoint, &f.data, &f.dead, "t").await.unwrap();
+        let files = f.files("s");
+        assert!(files.contains(&committed.visible), "{files:?}");
+        assert!(!files.contains(&orphan), "{files:?}");
+        assert!(
+            files.contains(&other_partition),
+            "another partition's files are its owner's: {files:?}"
+        );
+        std::fs::remove_dir_all(&f.dir).unwrap();
+    }
 }

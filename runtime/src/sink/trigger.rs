@@ -57,19 +57,34 @@ mod tests {
 
     #[test]
     fn interval_fires_only_with_something_read() {
-        let policy = TriggerPolicy::Every { interval: Some(10 * SECOND), rows: None };
+        let policy = TriggerPolicy::Every {
+            interval: Some(10 * SECOND),
+            rows: None,
+        };
         assert!(!policy.due(5, 5, 9 * SECOND));
         assert!(policy.due(5, 5, 10 * SECOND));
-        assert!(policy.due(5, 0, 10 * SECOND), "filtered-out messages still move the checkpoint");
-        assert!(!policy.due(0, 0, 60 * SECOND), "nothing read: no empty file");
+        assert!(
+            policy.due(5, 0, 10 * SECOND),
+            "filtered-out messages still move the checkpoint"
+        );
+        assert!(
+            !policy.due(0, 0, 60 * SECOND),
+            "nothing read: no empty file"
+        );
     }
 
     #[test]
     fn rows_fire_before_the_interval() {
-        let policy = TriggerPolicy::Every { interval: Some(60 * SECOND), rows: Some(1000) };
+        let policy = TriggerPolicy::Every {
+            interval: Some(60 * SECOND),
+            rows: Some(1000),
+        };
         assert!(!policy.due(5000, 999, SECOND));
         assert!(policy.due(1000, 1000, SECOND));
-        let rows_only = TriggerPolicy::Every { interval: None, rows: Some(10) };
+        let rows_only = TriggerPolicy::Every {
+            interval: None,
+            rows: Some(10),
+        };
         assert!(!rows_only.due(9, 9, 3600 * SECOND));
         assert!(rows_only.due(10, 10, Duration::ZERO));
         assert_eq!(rows_only.tick(), None);
@@ -79,8 +94,14 @@ mod tests {
     fn once_never_fires_on_its_own() {
         assert!(!TriggerPolicy::Once.due(1_000_000, 1_000_000, 3600 * SECOND));
         assert_eq!(
-            TriggerPolicy::from_plan(&Trigger::Every { interval_ms: Some(10_000), rows: None }),
-            TriggerPolicy::Every { interval: Some(10 * SECOND), rows: None }
+            TriggerPolicy::from_plan(&Trigger::Every {
+                interval_ms: Some(10_000),
+                rows: None
+            }),
+            TriggerPolicy::Every {
+                interval: Some(10 * SECOND),
+                rows: None
+            }
         );
     }
 }

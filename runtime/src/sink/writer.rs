@@ -13,7 +13,10 @@ use pipec_compiler::plan::{Compression, Partitioning};
 use pipec_compiler::time::civil_from_days;
 use std::collections::BTreeMap;
 
-pub fn encode_parquet(batch: &RecordBatch, compression: Compression) -> Result<Vec<u8>, ParquetError> {
+pub fn encode_parquet(
+    batch: &RecordBatch,
+    compression: Compression,
+) -> Result<Vec<u8>, ParquetError> {
     let codec = match compression {
         Compression::Snappy => Codec::SNAPPY,
         Compression::Zstd => Codec::ZSTD(ZstdLevel::default()),
@@ -70,7 +73,10 @@ fn display(values: &ArrayRef, row: usize) -> Option<String> {
     }
     Some(match values.data_type() {
         ArrowType::Utf8 => values.as_string::<i32>().value(row).to_string(),
-        ArrowType::Int64 => values.as_primitive::<arrow::datatypes::Int64Type>().value(row).to_string(),
+        ArrowType::Int64 => values
+            .as_primitive::<arrow::datatypes::Int64Type>()
+            .value(row)
+            .to_string(),
         ArrowType::Boolean => values.as_boolean().value(row).to_string(),
         other => unreachable!("the checker allows no partition column of type {other}"),
     })
@@ -117,7 +123,12 @@ mod tests {
         RecordBatch::try_new(
             schema,
             vec![
-                Arc::new(StringArray::from(vec![Some("a"), None, Some("a/b"), Some("a")])),
+                Arc::new(StringArray::from(vec![
+                    Some("a"),
+                    None,
+                    Some("a/b"),
+                    Some("a"),
+                ])),
                 Arc::new(
                     TimestampMicrosecondArray::from(vec![0, 86_400_000_000, 86_400_000_001, -1])
                         .with_timezone("UTC"),
@@ -129,32 +140,73 @@ mod tests {
 
     #[test]
     fn splits_by_column_value_and_by_date() {
-        let by_host = split(&batch(), Some(&Partitioning::Column {
-            column: "host".into(),
-            data_type: pipec_compiler::types::DataType::String,
-        }))
+        let by_host = split(
+            &batch(),
+            Some(&Partitioning::Column {
+                column: "host".into(),
+                data_type: pipec_compiler::types::DataType::String,
+            }),
+        )
         .unwrap();
-        let dirs: Vec<_> = by_host.iter().map(|(d, b)| (d.as_str(), b.num_rows())).collect();
-        assert_eq!(dirs, [("host=__HIVE_DEFAULT_PARTITION__", 1), ("host=a", 2), ("host=a%2Fb", 1)]);
-        let by_day = split(&batch(), Some(&Partitioning::Date {
-            source: "timestamp".into(),
-            column: "dt".into(),
-        }))
+        let dirs: Vec<_> = by_host
+            .iter()
+            .map(|(d, b)| (d.as_str(), b.num_rows()))
+            .collect();
+        assert_eq!(
+            dirs,
+            [
+                ("host=__HIVE_DEFAULT_PARTITION__", 1),
+                ("host=a", 2),
+                ("host=a%2Fb", 1)
+            ]
+        );
+        let by_day = split(
+            &batch(),
+            Some(&Partitioning::Date {
+                source: "timestamp".into(),
+                column: "dt".into(),
+            }),
+        )
         .unwrap();
-        let dirs: Vec<_> = by_day.iter().map(|(d, b)| (d.as_str(), b.num_rows())).collect();
-        assert_eq!(dirs, [("dt=1969-12-31", 1), ("dt=1970-01-01", 1), ("dt=1970-01-02", 2)]);
+        let dirs: Vec<_> = by_day
+            .iter()
+            .map(|(d, b)| (d.as_str(), b.num_rows()))
+            .collect();
+        assert_eq!(
+            dirs,
+            [
+                ("dt=1969-12-31", 1),
+                ("dt=1970-01-01", 1),
+                ("dt=1970-01-02", 2)
+            ]
+        );
         assert_eq!(split(&batch(), None).unwrap()[0].0, "");
     }
 
     #[test]
     fn parquet_round_trips_with_the_chosen_codec() {
-        for compression in [Compression::Snappy, Compression::Zstd, Compression::Gzip, Compression::Lz4, Compression::None] {
+        for compression in [
+            Compression::Snappy,
+            Compression::Zstd,
+            Compression::Gzip,
+            Compression::Lz4,
+            Compression::None,
+        ] {
             let bytes = encode_parquet(&batch(), compression).unwrap();
             let reader = ParquetRecordBatchReaderBuilder::try_new(Bytes::from(bytes)).unwrap();
             let codec = reader.metadata().row_group(0).column(0).compression();
             let read: Vec<_> = reader.build().unwrap().map(Result::unwrap).collect();
             assert_eq!(read[0], batch(), "{compression:?}");
-            assert_eq!(format!("{codec:?}").split('(').next().unwrap().to_lowercase().replace("_raw", "").replace("uncompressed", "none"), compression.name());
+            assert_eq!(
+                format!("{codec:?}")
+                    .split('(')
+                    .next()
+                    .unwrap()
+                    .to_lowercase()
+                    .replace("_raw", "")
+                    .replace("uncompressed", "none"),
+                compression.name()
+            );
         }
     }
 }
