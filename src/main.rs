@@ -4,6 +4,7 @@
 
 mod check;
 mod profile;
+mod query;
 mod report;
 mod run;
 
@@ -25,8 +26,10 @@ struct Cli {
 enum Command {
     /// Check pipeline files and report every problem found.
     Check(check::CheckArgs),
-    /// Run a pipeline: its HTTP API and Kafka producer.
+    /// Run a pipeline: its HTTP API, Kafka producer and sinks.
     Run(run::RunArgs),
+    /// Answer SQL over a pipeline's tables.
+    Query(query::QueryArgs),
 }
 
 /// How a command ended, mapped to the exit status.
@@ -67,6 +70,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Check(args) => check::run(args),
         Command::Run(args) => run::run(args),
+        Command::Query(args) => query::run(args),
     };
     match outcome {
         Outcome::Success => ExitCode::SUCCESS,

@@ -47,6 +47,15 @@ pub struct RunArgs {
     /// (with `--role sinks`, the process then exits): for backfills.
     #[arg(long)]
     once: bool,
+    /// Answer read-only SQL at `POST /sql` (behind the endpoints' tokens).
+    #[arg(long)]
+    sql: bool,
+    /// Rows `POST /sql` returns at most per query.
+    #[arg(long, default_value_t = 10_000)]
+    sql_max_rows: usize,
+    /// Seconds a `POST /sql` query may run.
+    #[arg(long, default_value_t = 30.0)]
+    sql_timeout: f64,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -154,6 +163,11 @@ pub fn run(args: RunArgs) -> Outcome {
         },
         data_dir: data_dir.clone(),
         once: args.once,
+        sql: args.sql.then(|| pipec_runtime::sql::QueryLimits {
+            max_rows: Some(args.sql_max_rows),
+            timeout: seconds(args.sql_timeout),
+            read_only: true,
+        }),
     };
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()

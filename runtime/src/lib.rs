@@ -8,11 +8,13 @@
 pub mod api;
 pub mod backlog;
 pub mod bus;
+pub mod catalog;
 pub mod event;
 pub mod layout;
 pub mod metrics;
 mod pipeline;
 pub mod sink;
+pub mod sql;
 pub mod storage;
 
 pub use pipeline::{BoundPipeline, Pipeline, Role, RunError, RunSettings};

@@ -50,6 +50,8 @@ pub struct RunSettings {
     pub data_dir: PathBuf,
     /// Every sink reads what its topic holds, writes once, and stops.
     pub once: bool,
+    /// Serve `POST /sql` with these limits.
+    pub sql: Option<crate::sql::QueryLimits>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +67,8 @@ pub enum RunError {
     },
     #[error("the HTTP server failed: {0}")]
     Serve(std::io::Error),
+    #[error("cannot open the SQL catalog: {0}")]
+    Catalog(String),
 }
 
 /// Everything built from the plan, nothing started.
@@ -126,6 +130,7 @@ impl Pipeline {
             backlog,
             limits: settings.limits,
             serve_endpoints: settings.role.api(),
+            sql: None,
         });
         Ok(Pipeline {
             settings,
@@ -145,8 +150,21 @@ impl Pipeline {
         !api && !self.sinks.is_empty() && self.sinks.iter().all(SinkWorker::is_once)
     }
 
-    /// Creates missing topics (on a real cluster) and binds the port.
-    pub async fn bind(self) -> Result<BoundPipeline, RunError> {
+    /// Creates missing topics (on a real cluster), opens the SQL catalog if
+    /// asked, and binds the port.
+    pub async fn bind(mut self) -> Result<BoundPipeline, RunError> {
+        if let Some(limits) = self.settings.sql {
+            let (ctx, _) = crate::catalog::session(&self.state.plan, &self.settings.data_dir)
+                .await
+                .map_err(|e| RunError::Catalog(e.to_string()))?;
+            let limits = crate::sql::QueryLimits {
+                read_only: true,
+                ..limits
+            };
+            let state =
+                Arc::get_mut(&mut self.state).expect("the state is not shared before serving");
+            state.sql = Some(crate::api::sql::SqlService { ctx, limits });
+        }
         if !self.settings.embedded {
             self.settings.bus.create_topics(&self.state.plan).await?;
         }

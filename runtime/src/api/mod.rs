@@ -2,6 +2,7 @@
 //! the broker acknowledged every event of the request.
 
 mod error;
+pub mod sql;
 
 pub use error::ApiError;
 
@@ -32,6 +33,8 @@ pub struct ApiState {
     pub limits: ApiLimits,
     /// False for `--role sinks`: only `/metrics` and `/health` are served.
     pub serve_endpoints: bool,
+    /// `POST /sql`, when enabled.
+    pub sql: Option<sql::SqlService>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -87,6 +90,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
     }
     router
         .route("/metrics", get(metrics))
+        .route("/sql", axum::routing::post(sql::handle))
         .route(
             "/health",
             get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }),
@@ -241,7 +245,7 @@ async fn accept(
     produce(state, &topic.name, events).await
 }
 
-fn authorize(headers: &HeaderMap, token: &str) -> Result<(), ApiError> {
+pub(crate) fn authorize(headers: &HeaderMap, token: &str) -> Result<(), ApiError> {
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

@@ -1,0 +1,198 @@
+//! The pipeline's tables for SQL: one per declared table, one per sink
+//! without one, and the dead-letter table, each a listing table over the
+//! directory the sink writes (partitions discovered from `col=value/`).
+//!
+//! Identifiers resolve case-insensitively, as in Hive, Presto and Spark: the
+//! files keep the declared column names (`Host`), and each table is a view
+//! that names its columns in lower case (`host`), which is what unquoted SQL
+//! identifiers become.
+
+use crate::sink::decode::{arrow_type, dead_letter_schema, full_schema};
+use arrow::datatypes::{DataType as ArrowType, Field, Schema as ArrowSchema, SchemaRef};
+use datafusion::catalog::MemorySchemaProvider;
+use datafusion::common::{Column, TableReference};
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::error::{DataFusionError, Result};
+use datafusion::logical_expr::{col, Expr};
+use datafusion::prelude::{SessionConfig, SessionContext};
+use pipec_compiler::plan::{Location, Plan, Sink};
+use std::path::Path;
+use std::sync::Arc;
+
+const CATALOG: &str = "pipec";
+/// Where the raw listing tables live, under the views users query.
+const FILES_SCHEMA: &str = "pipec_files";
+
+/// A table as SQL sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogTable {
+    pub database: String,
+    pub name: String,
+    pub location: String,
+}
+
+/// A session whose default schema is `default`, with every table of `plan`.
+pub async fn session(plan: &Plan, data_dir: &Path) -> Result<(SessionContext, Vec<CatalogTable>)> {
+    let config = SessionConfig::new()
+        .with_default_catalog_and_schema(CATALOG, "default")
+        .with_information_schema(true);
+    let ctx = SessionContext::new_with_config(config);
+    let mut tables = Vec::new();
+    for table in &plan.tables {
+        let sink = plan.sink(&table.sink);
+        let columns: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
+        let registered = register_sink_table(
+            &ctx,
+            plan,
+            sink,
+            &table.database,
+            &table.name,
+            &columns,
+            data_dir,
+        )
+        .await?;
+        tables.push(registered);
+    }
+    let with_table: Vec<usize> = plan.tables.iter().map(|t| t.sink.index()).collect();
+    for (index, sink) in plan.sinks.iter().enumerate() {
+        if with_table.contains(&index) {
+            continue;
+        }
+        let columns: Vec<&str> = sink.columns.iter().map(|c| c.name.as_str()).collect();
+        tables.push(
+            register_sink_table(&ctx, plan, sink, "default", &sink.name, &columns, data_dir)
+                .await?,
+        );
+    }
+    let dead = &plan.dead_letters;
+    let url = directory_url(&dead.path, data_dir)?;
+    let names: Vec<String> = dead_letter_schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    register(
+        &ctx,
+        &dead.database,
+        &dead.table,
+        &url,
+        dead_letter_schema(),
+        &names,
+        Some(("sink", ArrowType::Utf8)),
+    )
+    .await?;
+    tables.push(CatalogTable {
+        database: dead.database.clone(),
+        name: dead.table.clone(),
+        location: url,
+    });
+    Ok((ctx, tables))
+}
+
+async fn register_sink_table(
+    ctx: &SessionContext,
+    plan: &Plan,
+    sink: &Sink,
+    database: &str,
+    name: &str,
+    columns: &[&str],
+    data_dir: &Path,
+) -> Result<CatalogTable> {
+    let schema = plan.topic_schema(plan.topic(&sink.topic));
+    let full = full_schema(schema);
+    let file_schema: SchemaRef = Arc::new(ArrowSchema::new(
+        sink.columns
+            .iter()
+            .map(|c| full.field_with_name(&c.name).cloned())
+            .collect::<std::result::Result<Vec<Field>, _>>()?,
+    ));
+    let partition = sink.partitioning.as_ref().map(|p| {
+        let (column, data_type) = p.column();
+        (column.to_string(), arrow_type(data_type))
+    });
+    let url = directory_url(&sink.path, data_dir)?;
+    let partition_ref = partition.as_ref().map(|(c, t)| (c.as_str(), t.clone()));
+    register(
+        ctx,
+        database,
+        name,
+        &url,
+        file_schema,
+        columns,
+        partition_ref,
+    )
+    .await?;
+    Ok(CatalogTable {
+        database: database.to_string(),
+        name: name.to_string(),
+        location: url,
+    })
+}
+
+/// Registers the files as `pipec_files.database__name` and the view
+/// `database.name` over them with lower-case column names.
+async fn register(
+    ctx: &SessionContext,
+    database: &str,
+    name: &str,
+    url: &str,
+    file_schema: SchemaRef,
+    columns: &[&str],
+    partition: Option<(&str, ArrowType)>,
+) -> Result<()> {
+    let mut options =
+        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    if let Some((column, data_type)) = &partition {
+        options = options.with_table_partition_cols(vec![(column.to_string(), data_type.clone())]);
+    }
+    let config = ListingTableConfig::new(ListingTableUrl::parse(url)?)
+        .with_listing_options(options)
+        .with_schema(file_schema);
+    ensure_schema(ctx, FILES_SCHEMA)?;
+    ensure_schema(ctx, database)?;
+    let files = TableReference::full(CATALOG, FILES_SCHEMA, format!("{database}__{name}"));
+    ctx.register_table(files.clone(), Arc::new(ListingTable::try_new(config)?))?;
+    let mut selected: Vec<Expr> = columns
+        .iter()
+        .map(|c| col(Column::new_unqualified(*c)).alias(c.to_lowercase()))
+        .collect();
+    if let Some((column, _)) = partition {
+        selected.push(col(Column::new_unqualified(column)).alias(column.to_lowercase()));
+    }
+    let view = ctx.table(files).await?.select(selected)?.into_view();
+    ctx.register_table(
+        TableReference::full(CATALOG, database.to_lowercase(), name.to_lowercase()),
+        view,
+    )?;
+    Ok(())
+}
+
+fn ensure_schema(ctx: &SessionContext, name: &str) -> Result<()> {
+    let catalog = ctx
+        .catalog(CATALOG)
+        .ok_or_else(|| DataFusionError::Internal("the pipec catalog is missing".into()))?;
+    let name = name.to_lowercase();
+    if catalog.schema(&name).is_none() {
+        catalog.register_schema(&name, Arc::new(MemorySchemaProvider::new()))?;
+    }
+    Ok(())
+}
+
+/// A directory URL with a trailing slash, creating a local directory so that
+/// a table with no files yet is empty rather than missing.
+fn directory_url(location: &Location, data_dir: &Path) -> Result<String> {
+    let local = |path: &Path| -> Result<String> {
+        std::fs::create_dir_all(path)?;
+        let path = std::fs::canonicalize(path)?;
+        Ok(format!("file://{}/", path.display()))
+    };
+    match location {
+        Location::Relative(path) => local(&data_dir.join(path)),
+        Location::Absolute(path) => local(Path::new(path)),
+        Location::Url(url) => Ok(format!("{}/", url.trim_end_matches('/'))),
+    }
+}

@@ -1,0 +1,175 @@
+//! `pipec query FILE [SQL] [--format table|csv|json] [--data-dir DIR]`
+
+use crate::profile::{Profile, ProfileEnvironment};
+use crate::{report, Outcome};
+use pipec_compiler::{compile, Source};
+use pipec_runtime::sql::{self, QueryError, QueryLimits, QueryResult, SessionContext};
+use std::io::Write;
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+pub struct QueryArgs {
+    /// The pipeline file whose tables to query.
+    file: PathBuf,
+    /// SQL to run (`;`-separated statements; `-` reads standard input).
+    /// Without it, an interactive prompt.
+    sql: Option<String>,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Where relative sink paths resolve, as for `pipec run`.
+    #[arg(long, env = "PIPEC_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// A deployment profile (data_dir, env).
+    #[arg(long)]
+    profile: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    Table,
+    Csv,
+    Json,
+}
+
+pub fn run(args: QueryArgs) -> Outcome {
+    let profile = match &args.profile {
+        Some(path) => match Profile::load(path) {
+            Ok(profile) => profile,
+            Err(message) => return fail(&message),
+        },
+        None => Profile::default(),
+    };
+    let text = match std::fs::read_to_string(&args.file) {
+        Ok(text) => text,
+        Err(error) => return fail(&format!("cannot read `{}`: {error}", args.file.display())),
+    };
+    let source = Source::new(args.file.display().to_string(), text);
+    let plan = match compile(&source, &ProfileEnvironment { profile: &profile }) {
+        Ok(checked) => checked.plan,
+        Err(diagnostics) => {
+            report::print(&source, &diagnostics);
+            return Outcome::InputErrors;
+        }
+    };
+    let data_dir = args
+        .data_dir
+        .clone()
+        .or(profile.data_dir.clone())
+        .unwrap_or_else(|| PathBuf::from("data"));
+    let sql_text = match args.sql.as_deref() {
+        Some("-") => {
+            let mut text = String::new();
+            if let Err(error) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut text) {
+                return fail(&format!("cannot read standard input: {error}"));
+            }
+            Some(text)
+        }
+        other => other.map(str::to_string),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => return fail(&format!("cannot start the async runtime: {error}")),
+    };
+    runtime.block_on(async move {
+        let (ctx, _) = match pipec_runtime::catalog::session(&plan, &data_dir).await {
+            Ok(session) => session,
+            Err(error) => return fail(&format!("cannot open the tables: {error}")),
+        };
+        match sql_text {
+            Some(text) => match sql::run(&ctx, &text, QueryLimits::CLI).await {
+                Ok(results) => print_results(&results, args.format),
+                Err(error) => {
+                    print_query_error(&text, &error);
+                    Outcome::InputErrors
+                }
+            },
+            None => interactive(&ctx, args.format).await,
+        }
+    })
+}
+
+fn print_results(results: &[QueryResult], format: Format) -> Outcome {
+    let mut stdout = std::io::stdout().lock();
+    for (i, result) in results.iter().enumerate() {
+        let text = match format {
+            Format::Table => {
+                sql::to_table(result).map(|t| if i > 0 { format!("\n{t}") } else { t })
+            }
+            Format::Csv => sql::to_csv(result),
+            Format::Json => sql::to_json_rows(result)
+                .map(|rows| serde_json::to_string_pretty(&rows).expect("rows serialise") + "\n"),
+        };
+        match text {
+            Ok(text) => {
+                let _ = stdout.write_all(text.as_bytes());
+            }
+            Err(error) => return fail(&format!("cannot format the result: {error}")),
+        }
+    }
+    Outcome::Success
+}
+
+/// The error, and for a parse error the statement with a caret under it.
+fn print_query_error(sql_text: &str, error: &QueryError) {
+    eprintln!("error: {error}");
+    if let QueryError::Invalid {
+        position: Some((line, column)),
+        ..
+    } = error
+    {
+        if let Some(text) = sql_text.lines().nth(line.saturating_sub(1)) {
+            eprintln!("  | {text}");
+            eprintln!("  | {}^", " ".repeat(column.saturating_sub(1)));
+        }
+    }
+}
+
+async fn interactive(ctx: &SessionContext, format: Format) -> Outcome {
+    let mut editor = match rustyline::DefaultEditor::new() {
+        Ok(editor) => editor,
+        Err(error) => return fail(&format!("cannot start the prompt: {error}")),
+    };
+    let history = std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".pipec_history"));
+    if let Some(history) = &history {
+        let _ = editor.load_history(history);
+    }
+    let mut statement = String::new();
+    loop {
+        let prompt = if statement.is_empty() {
+            "pipec> "
+        } else {
+            "    -> "
+        };
+        match editor.readline(prompt) {
+            Ok(line) => {
+                statement.push_str(&line);
+                statement.push('\n');
+                if !line.trim_end().ends_with(';') {
+                    continue;
+                }
+                let _ = editor.add_history_entry(statement.trim());
+                match sql::run(ctx, &statement, QueryLimits::CLI).await {
+                    Ok(results) => {
+                        print_results(&results, format);
+                    }
+                    Err(error) => print_query_error(&statement, &error),
+                }
+                statement.clear();
+            }
+            Err(rustyline::error::ReadlineError::Interrupted) => statement.clear(),
+            Err(_) => break,
+        }
+    }
+    if let Some(history) = &history {
+        let _ = editor.save_history(history);
+    }
+    Outcome::Success
+}
+
+fn fail(message: &str) -> Outcome {
+    eprintln!("error: {message}");
+    Outcome::Environment
+}
