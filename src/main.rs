@@ -3,6 +3,7 @@
 //! usage or environment problem.
 
 mod check;
+mod ddl;
 mod profile;
 mod query;
 mod report;
@@ -26,6 +27,8 @@ struct Cli {
 enum Command {
     /// Check pipeline files and report every problem found.
     Check(check::CheckArgs),
+    /// Print the table DDL (Hive, Spark or Trino) of a pipeline.
+    Ddl(ddl::DdlArgs),
     /// Run a pipeline: its HTTP API, Kafka producer and sinks.
     Run(run::RunArgs),
     /// Answer SQL over a pipeline's tables.
@@ -69,6 +72,7 @@ fn main() -> ExitCode {
     init_logging();
     let outcome = match cli.command {
         Command::Check(args) => check::run(args),
+        Command::Ddl(args) => ddl::run(args),
         Command::Run(args) => run::run(args),
         Command::Query(args) => query::run(args),
     };

@@ -107,6 +107,7 @@ fn check_clean(path: &Path) {
             );
             let stem = path.file_stem().unwrap().to_string_lossy();
             insta::assert_snapshot!(format!("plan@{stem}"), result.plan.to_yaml());
+            assert_ddl_snapshots(&stem, &result.plan);
         }
         Err(diagnostics) => {
             let rendered: Vec<_> = diagnostics
@@ -116,6 +117,27 @@ fn check_clean(path: &Path) {
             panic!("{} does not check:\n{}", source.name, rendered.join("\n"));
         }
     }
+}
+
+/// Every table of a plan in every dialect, with a fixed data directory.
+fn assert_ddl_snapshots(stem: &str, plan: &pipec_compiler::Plan) {
+    use pipec_compiler::ddl::{generate, DdlOptions, Dialect};
+    let options = DdlOptions {
+        data_root: "/srv/pipec/data".into(),
+    };
+    for (dialect, name) in [
+        (Dialect::Hive, "hive"),
+        (Dialect::Spark, "spark"),
+        (Dialect::Trino, "trino"),
+    ] {
+        let ddl = generate(plan, dialect, &options, None).expect("every table");
+        insta::assert_snapshot!(format!("ddl_{name}@{stem}"), ddl);
+    }
+}
+
+#[test]
+fn ddl_fixtures_check_clean() {
+    insta::glob!("fixtures/ddl", "*.pipe", check_clean);
 }
 
 #[test]

@@ -7,6 +7,7 @@
 
 pub mod ast;
 pub mod check;
+pub mod ddl;
 pub mod diagnostic;
 pub mod expr;
 pub mod hive;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Creates (once) the Python virtualenv that pipec's tests use to read back
 # what pipec writes with independent implementations: pyarrow reads the
-# Parquet files, duckdb queries them with SQL. (pyspark comes later.)
+# Parquet files, duckdb queries them with SQL, pyspark runs the Hive DDL.
 #
 # Why a venv outside the repo: machines are handed out fresh, so the project
 # must install its own test dependencies, and a cached venv makes every run
@@ -23,6 +23,10 @@ set -euo pipefail
 REQUIREMENTS=(
   "pyarrow==26.0.1"
   "duckdb==2.0.1"
+  # Spark with Hive support (embedded Derby metastore, Hive 2.3's parser):
+  # runs the generated DDL over pipec's files. Published as an sdist of
+  # jars and Python only, so it installs without compiling anything.
+  "pyspark==3.5.8"
 )
 
 CACHE="${PIPEC_CACHE:-$HOME/.cache/pipec}"
@@ -52,9 +56,9 @@ rm -rf "$VENV"
 "$BASE_PYTHON" -m venv "$VENV"
 # Wheels only: building pyarrow/duckdb from source would take far too long
 # on a 2-core machine; if no wheel fits, fail at once and loudly.
-"$PY" -m pip install --quiet --disable-pip-version-check --only-binary=:all: \
+"$PY" -m pip install --quiet --disable-pip-version-check --only-binary=:all: --no-binary=pyspark \
   "${REQUIREMENTS[@]}" >&2
-"$PY" -c 'import pyarrow, duckdb; print("pyarrow", pyarrow.__version__, "duckdb", duckdb.__version__)' >&2
+"$PY" -c 'import pyarrow, duckdb, pyspark; print("pyarrow", pyarrow.__version__, "duckdb", duckdb.__version__, "pyspark", pyspark.__version__)' >&2
 # Written last: its presence means the venv is complete.
 printf '%s\n' "${REQUIREMENTS[@]}" >"$STAMP"
 log "done"

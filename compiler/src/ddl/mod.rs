@@ -1,0 +1,158 @@
+//! Stage 3: [`Plan`] → table DDL. Hive first (the seed's engine), then the
+//! Spark and Trino dialects, all from the schema the sink writers use, so
+//! tables and files cannot disagree.
+
+mod hive;
+mod spark;
+mod trino;
+
+use crate::plan::{Location, Plan, Table};
+use crate::types::DataType;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Hive,
+    Spark,
+    Trino,
+}
+
+/// What the plan cannot know: where relative paths resolve.
+#[derive(Debug, Clone)]
+pub struct DdlOptions {
+    /// The absolute data directory of `pipec run --data-dir`.
+    pub data_root: String,
+}
+
+/// A column type, including those only the dead-letter table has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnType {
+    Data(DataType),
+    Binary,
+    Int32,
+}
+
+/// One table, ready for any dialect.
+#[derive(Debug, Clone)]
+pub struct TableDdl {
+    pub database: String,
+    pub name: String,
+    pub columns: Vec<(String, ColumnType)>,
+    pub partition_columns: Vec<(String, ColumnType)>,
+    pub location: String,
+    pub properties: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no table `{wanted}`; the tables are {}", known.join(", "))]
+pub struct UnknownTable {
+    pub wanted: String,
+    pub known: Vec<String>,
+}
+
+/// The DDL of every table of the plan (and its dead-letter table), or of
+/// the one named `only` (`name` or `database.name`).
+pub fn generate(
+    plan: &Plan,
+    dialect: Dialect,
+    options: &DdlOptions,
+    only: Option<&str>,
+) -> Result<String, UnknownTable> {
+    let mut tables = tables(plan, options);
+    if let Some(wanted) = only {
+        let known: Vec<String> = tables
+            .iter()
+            .map(|t| format!("{}.{}", t.database, t.name))
+            .collect();
+        tables.retain(|t| {
+            t.name.eq_ignore_ascii_case(wanted)
+                || format!("{}.{}", t.database, t.name).eq_ignore_ascii_case(wanted)
+        });
+        if tables.is_empty() {
+            return Err(UnknownTable {
+                wanted: wanted.to_string(),
+                known,
+            });
+        }
+    }
+    let statements: Vec<String> = tables
+        .iter()
+        .map(|table| match dialect {
+            Dialect::Hive => hive::table(table),
+            Dialect::Spark => spark::table(table),
+            Dialect::Trino => trino::table(table),
+        })
+        .collect();
+    Ok(statements.join("\n"))
+}
+
+/// The plan's tables and its dead-letter table.
+pub fn tables(plan: &Plan, options: &DdlOptions) -> Vec<TableDdl> {
+    let mut out: Vec<TableDdl> = plan
+        .tables
+        .iter()
+        .map(|t| table(plan, t, options))
+        .collect();
+    let dead = &plan.dead_letters;
+    out.push(TableDdl {
+        database: dead.database.clone(),
+        name: dead.table.clone(),
+        columns: vec![
+            ("raw".into(), ColumnType::Binary),
+            ("reason".into(), ColumnType::Data(DataType::String)),
+            ("topic".into(), ColumnType::Data(DataType::String)),
+            ("kafka_partition".into(), ColumnType::Int32),
+            ("kafka_offset".into(), ColumnType::Data(DataType::Int)),
+            ("timestamp".into(), ColumnType::Data(DataType::Timestamp)),
+        ],
+        partition_columns: vec![("sink".into(), ColumnType::Data(DataType::String))],
+        location: uri(&dead.path, options),
+        properties: vec![("parquet.compress".into(), "SNAPPY".into())],
+    });
+    out
+}
+
+fn table(plan: &Plan, table: &Table, options: &DdlOptions) -> TableDdl {
+    let sink = plan.sink(&table.sink);
+    TableDdl {
+        database: table.database.clone(),
+        name: table.name.clone(),
+        columns: table
+            .columns
+            .iter()
+            .map(|c| (c.name.clone(), ColumnType::Data(c.data_type)))
+            .collect(),
+        partition_columns: table
+            .partition_columns
+            .iter()
+            .map(|c| (c.name.clone(), ColumnType::Data(c.data_type)))
+            .collect(),
+        location: table
+            .location
+            .clone()
+            .unwrap_or_else(|| uri(&sink.path, options)),
+        properties: table
+            .properties
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    }
+}
+
+/// A location as the URI engines want in `LOCATION`.
+fn uri(location: &Location, options: &DdlOptions) -> String {
+    match location {
+        Location::Relative(path) => {
+            format!("file://{}/{path}", options.data_root.trim_end_matches('/'))
+        }
+        Location::Absolute(path) => format!("file://{path}"),
+        Location::Url(url) => url.clone(),
+    }
+}
+
+/// A string literal in single quotes, quotes doubled.
+fn quote_string(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,38 @@
+//! Spark SQL DDL: a Parquet data-source table over the sink's files
+//! (`USING PARQUET`), partition columns in the column list and named in
+//! `PARTITIONED BY`, partitions registered with `MSCK REPAIR TABLE`.
+
+use super::hive::{column_list, qualified};
+use super::{quote_string, TableDdl};
+
+pub fn table(table: &TableDdl) -> String {
+    let mut columns = table.columns.clone();
+    columns.extend(table.partition_columns.iter().cloned());
+    let mut out = format!(
+        "CREATE TABLE IF NOT EXISTS {} (\n{}\n)\nUSING PARQUET\n",
+        qualified(table),
+        column_list(&columns)
+    );
+    if !table.partition_columns.is_empty() {
+        let names: Vec<String> = table
+            .partition_columns
+            .iter()
+            .map(|(name, _)| super::hive::identifier(name))
+            .collect();
+        out.push_str(&format!("PARTITIONED BY ({})\n", names.join(", ")));
+    }
+    out.push_str(&format!("LOCATION {}", quote_string(&table.location)));
+    if !table.properties.is_empty() {
+        let properties: Vec<String> = table
+            .properties
+            .iter()
+            .map(|(k, v)| format!("{}={}", quote_string(k), quote_string(v)))
+            .collect();
+        out.push_str(&format!("\nTBLPROPERTIES ({})", properties.join(", ")));
+    }
+    out.push_str(";\n");
+    if !table.partition_columns.is_empty() {
+        out.push_str(&format!("MSCK REPAIR TABLE {};\n", qualified(table)));
+    }
+    out
+}

@@ -1,0 +1,154 @@
+//! Trino (and Presto) DDL for the Hive connector: `WITH (external_location,
+//! format, partitioned_by)`, partition columns last, reserved words in
+//! double quotes, partitions registered with `sync_partition_metadata`.
+
+use super::{quote_string, ColumnType, TableDdl};
+use crate::types::DataType;
+
+/// Trino's reserved keywords (those that must be quoted as identifiers).
+const RESERVED: &[&str] = &[
+    "alter",
+    "and",
+    "as",
+    "between",
+    "by",
+    "case",
+    "cast",
+    "constraint",
+    "create",
+    "cross",
+    "cube",
+    "current_catalog",
+    "current_date",
+    "current_path",
+    "current_role",
+    "current_schema",
+    "current_time",
+    "current_timestamp",
+    "current_user",
+    "deallocate",
+    "delete",
+    "describe",
+    "distinct",
+    "drop",
+    "else",
+    "end",
+    "escape",
+    "except",
+    "execute",
+    "exists",
+    "extract",
+    "false",
+    "for",
+    "from",
+    "full",
+    "group",
+    "grouping",
+    "having",
+    "in",
+    "inner",
+    "insert",
+    "intersect",
+    "into",
+    "is",
+    "join",
+    "json_array",
+    "json_exists",
+    "json_object",
+    "json_query",
+    "json_table",
+    "json_value",
+    "left",
+    "like",
+    "listagg",
+    "localtime",
+    "localtimestamp",
+    "natural",
+    "normalize",
+    "not",
+    "null",
+    "on",
+    "or",
+    "order",
+    "outer",
+    "prepare",
+    "recursive",
+    "right",
+    "rollup",
+    "select",
+    "skip",
+    "table",
+    "then",
+    "trim",
+    "true",
+    "uescape",
+    "union",
+    "unnest",
+    "using",
+    "values",
+    "when",
+    "where",
+    "with",
+];
+
+fn identifier(name: &str) -> String {
+    let lower = name.to_ascii_lowercase();
+    let plain = lower.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && lower.starts_with(|c: char| c.is_ascii_alphabetic());
+    if plain && !RESERVED.contains(&lower.as_str()) {
+        lower
+    } else {
+        format!("\"{}\"", lower.replace('"', "\"\""))
+    }
+}
+
+fn type_name(column_type: ColumnType) -> &'static str {
+    match column_type {
+        ColumnType::Data(DataType::String) => "VARCHAR",
+        ColumnType::Data(DataType::Int) => "BIGINT",
+        ColumnType::Data(DataType::Float) => "DOUBLE",
+        ColumnType::Data(DataType::Bool) => "BOOLEAN",
+        ColumnType::Data(DataType::Timestamp) => "TIMESTAMP(6)",
+        ColumnType::Binary => "VARBINARY",
+        ColumnType::Int32 => "INTEGER",
+    }
+}
+
+pub fn table(table: &TableDdl) -> String {
+    let qualified = format!(
+        "{}.{}",
+        identifier(&table.database),
+        identifier(&table.name)
+    );
+    let columns: Vec<String> = table
+        .columns
+        .iter()
+        .chain(&table.partition_columns)
+        .map(|(name, t)| format!("  {} {}", identifier(name), type_name(*t)))
+        .collect();
+    let mut with = vec![
+        format!("  external_location = {}", quote_string(&table.location)),
+        "  format = 'PARQUET'".to_string(),
+    ];
+    if !table.partition_columns.is_empty() {
+        let names: Vec<String> = table
+            .partition_columns
+            .iter()
+            .map(|(name, _)| quote_string(&name.to_ascii_lowercase()))
+            .collect();
+        with.push(format!("  partitioned_by = ARRAY[{}]", names.join(", ")));
+    }
+    let mut out = format!(
+        "CREATE TABLE IF NOT EXISTS {qualified} (\n{}\n)\nWITH (\n{}\n);\n",
+        columns.join(",\n"),
+        with.join(",\n")
+    );
+    if !table.partition_columns.is_empty() {
+        out.push_str(&format!(
+            "CALL system.sync_partition_metadata({}, {}, 'FULL');\n",
+            quote_string(&table.database.to_ascii_lowercase()),
+            quote_string(&table.name.to_ascii_lowercase())
+        ));
+    }
+    out
+}

@@ -1,0 +1,153 @@
+//! The generated DDL on real engines (tests/engines/spark_hive.py): Hive's
+//! parser takes every statement and refuses the seed's own; Spark SQL with
+//! Hive support runs it over pipec's Parquet, and the seed's queries answer
+//! there as `pipec query` answers them.
+
+mod common;
+
+use common::{scratch, Pipec};
+use std::collections::BTreeSet;
+use std::process::Command;
+
+fn normalized(rows: &[serde_json::Value]) -> BTreeSet<Vec<String>> {
+    rows.iter()
+        .map(|row| {
+            row.as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().map_or(v.to_string(), str::to_string))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn spark_and_hive_run_the_generated_ddl_over_pipec_files() {
+    let Some(python) = common::python() else {
+        assert!(
+            std::env::var_os("PIPEC_REQUIRE_KAFKA").is_none(),
+            "tests/run.sh sets PIPEC_TEST_PYTHON"
+        );
+        return;
+    };
+    // Seed-shaped files, written by pipec on the embedded broker.
+    let data = scratch("engines");
+    let data_arg = data.display().to_string();
+    let pipec = Pipec::start_with_env(
+        &["pipelines/game_events.pipe", "--listen", "127.0.0.1:0"],
+        &[("PIPEC_DATA_DIR", &data_arg)],
+    );
+    for (host, counts) in [
+        ("user1.comcast.com", [3, 8, 5]),
+        ("user2.att.com", [2, 6, 9]),
+    ] {
+        for (path, count) in ["/", "/purchase_a_sword", "/join_a_guild"]
+            .iter()
+            .zip(counts)
+        {
+            for _ in 0..count {
+                assert_eq!(
+                    pipec.get(path, &[("Host", host), ("Accept", "*/*")]).status,
+                    200
+                );
+            }
+        }
+    }
+    assert!(pipec.stop().success());
+
+    let ddl = Command::new(env!("CARGO_BIN_EXE_pipec"))
+        .args(["ddl", "pipelines/game_events.pipe", "--data-dir", &data_arg])
+        .current_dir(common::ROOT)
+        .output()
+        .unwrap();
+    assert!(
+        ddl.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ddl.stderr)
+    );
+    let work = scratch("spark-work");
+    let ddl_file = work.join("tables.sql");
+    std::fs::write(&ddl_file, &ddl.stdout).unwrap();
+    let out = work.join("spark.json");
+    let spark = Command::new(&python)
+        .arg(common::path("tests/engines/spark_hive.py"))
+        .arg(&ddl_file)
+        .arg(common::path("examples/seed_queries.sql"))
+        .arg(&out)
+        .current_dir(&work)
+        .output()
+        .expect("python runs");
+    assert!(
+        spark.status.success(),
+        "Spark failed:\n{}",
+        String::from_utf8_lossy(&spark.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+
+    // (a) Hive's parser.
+    let parsed = report["parsed"].as_array().unwrap();
+    assert_eq!(
+        parsed.len(),
+        4,
+        "two tables, the dead-letter table and its MSCK REPAIR: {parsed:#?}"
+    );
+    for statement in parsed {
+        assert_eq!(statement["ok"], true, "Hive rejects: {statement}");
+    }
+    assert_eq!(
+        report["seed"]["rejected"], true,
+        "the seed's bare `timestamp` must not parse: {}",
+        report["seed"]
+    );
+    assert_eq!(
+        report["tables"],
+        serde_json::json!(["dead_letters", "guild_joins", "sword_purchases"])
+    );
+
+    // (b) The seed's queries: Spark over the DDL, pipec query over the plan.
+    let queries: Vec<String> = std::fs::read_to_string(common::path("examples/seed_queries.sql"))
+        .unwrap()
+        .split(';')
+        .map(str::trim)
+        .filter(|q| !q.is_empty())
+        .map(str::to_string)
+        .collect();
+    let spark_results = report["results"].as_array().unwrap();
+    assert_eq!(spark_results.len(), queries.len());
+    for (query, spark_rows) in queries.iter().zip(spark_results) {
+        let ours = Command::new(env!("CARGO_BIN_EXE_pipec"))
+            .args([
+                "query",
+                "pipelines/game_events.pipe",
+                "--data-dir",
+                &data_arg,
+                "--format",
+                "json",
+                query,
+            ])
+            .current_dir(common::ROOT)
+            .output()
+            .unwrap();
+        assert!(
+            ours.status.success(),
+            "{query}: {}",
+            String::from_utf8_lossy(&ours.stderr)
+        );
+        let rows: Vec<serde_json::Map<String, serde_json::Value>> =
+            serde_json::from_slice(&ours.stdout).unwrap();
+        let ours: Vec<serde_json::Value> = rows
+            .into_iter()
+            .map(|r| serde_json::Value::Array(r.into_iter().map(|(_, v)| v).collect()))
+            .collect();
+        assert_eq!(
+            normalized(&ours),
+            normalized(spark_rows.as_array().unwrap()),
+            "{query}"
+        );
+    }
+    assert_eq!(
+        spark_results[0],
+        serde_json::json!([[28]]),
+        "14 swords and 14 guild joins"
+    );
+}
