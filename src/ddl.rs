@@ -1,9 +1,8 @@
 //! `pipec ddl FILE [--dialect hive|spark|trino] [--table NAME] [--data-dir DIR]`
 
-use crate::profile::{Profile, ProfileEnvironment};
-use crate::{report, Outcome};
+use crate::loaded::load;
+use crate::Outcome;
 use pipec_compiler::ddl::{self, DdlOptions, Dialect};
-use pipec_compiler::{compile, Source};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -31,35 +30,11 @@ enum DialectArg {
 }
 
 pub fn run(args: DdlArgs) -> Outcome {
-    let profile = match &args.profile {
-        Some(path) => match Profile::load(path) {
-            Ok(profile) => profile,
-            Err(message) => {
-                eprintln!("error: {message}");
-                return Outcome::Environment;
-            }
-        },
-        None => Profile::default(),
+    let loaded = match load(&args.file, args.profile.as_deref()) {
+        Ok(loaded) => loaded,
+        Err(outcome) => return outcome,
     };
-    let text = match std::fs::read_to_string(&args.file) {
-        Ok(text) => text,
-        Err(error) => {
-            eprintln!("error: cannot read `{}`: {error}", args.file.display());
-            return Outcome::Environment;
-        }
-    };
-    let source = Source::new(args.file.display().to_string(), text);
-    let plan = match compile(&source, &ProfileEnvironment { profile: &profile }) {
-        Ok(checked) => checked.plan,
-        Err(diagnostics) => {
-            report::print(&source, &diagnostics);
-            return Outcome::InputErrors;
-        }
-    };
-    let data_dir = args
-        .data_dir
-        .or(profile.data_dir)
-        .unwrap_or_else(|| PathBuf::from("data"));
+    let data_dir = loaded.data_dir(args.data_dir);
     let data_root = std::path::absolute(&data_dir).unwrap_or(data_dir);
     let dialect = match args.dialect {
         DialectArg::Hive => Dialect::Hive,
@@ -69,7 +44,7 @@ pub fn run(args: DdlArgs) -> Outcome {
     let options = DdlOptions {
         data_root: data_root.display().to_string(),
     };
-    match ddl::generate(&plan, dialect, &options, args.table.as_deref()) {
+    match ddl::generate(&loaded.plan, dialect, &options, args.table.as_deref()) {
         Ok(text) => {
             print!("{text}");
             Outcome::Success

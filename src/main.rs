@@ -4,6 +4,7 @@
 
 mod check;
 mod ddl;
+mod loaded;
 mod profile;
 mod query;
 mod report;
@@ -36,6 +37,7 @@ enum Command {
 }
 
 /// How a command ended, mapped to the exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Success,
     /// The user's input is wrong; diagnostics were printed.

@@ -1,8 +1,7 @@
 //! `pipec query FILE [SQL] [--format table|csv|json] [--data-dir DIR]`
 
-use crate::profile::{Profile, ProfileEnvironment};
-use crate::{report, Outcome};
-use pipec_compiler::{compile, Source};
+use crate::loaded::{environment_error as fail, load};
+use crate::Outcome;
 use pipec_runtime::sql::{self, QueryError, QueryLimits, QueryResult, SessionContext};
 use std::io::Write;
 use std::path::PathBuf;
@@ -32,30 +31,12 @@ enum Format {
 }
 
 pub fn run(args: QueryArgs) -> Outcome {
-    let profile = match &args.profile {
-        Some(path) => match Profile::load(path) {
-            Ok(profile) => profile,
-            Err(message) => return fail(&message),
-        },
-        None => Profile::default(),
+    let loaded = match load(&args.file, args.profile.as_deref()) {
+        Ok(loaded) => loaded,
+        Err(outcome) => return outcome,
     };
-    let text = match std::fs::read_to_string(&args.file) {
-        Ok(text) => text,
-        Err(error) => return fail(&format!("cannot read `{}`: {error}", args.file.display())),
-    };
-    let source = Source::new(args.file.display().to_string(), text);
-    let plan = match compile(&source, &ProfileEnvironment { profile: &profile }) {
-        Ok(checked) => checked.plan,
-        Err(diagnostics) => {
-            report::print(&source, &diagnostics);
-            return Outcome::InputErrors;
-        }
-    };
-    let data_dir = args
-        .data_dir
-        .clone()
-        .or(profile.data_dir.clone())
-        .unwrap_or_else(|| PathBuf::from("data"));
+    let data_dir = loaded.data_dir(args.data_dir.clone());
+    let plan = loaded.plan;
     let sql_text = match args.sql.as_deref() {
         Some("-") => {
             let mut text = String::new();
@@ -167,9 +148,4 @@ async fn interactive(ctx: &SessionContext, format: Format) -> Outcome {
         let _ = editor.save_history(history);
     }
     Outcome::Success
-}
-
-fn fail(message: &str) -> Outcome {
-    eprintln!("error: {message}");
-    Outcome::Environment
 }

@@ -1,9 +1,9 @@
 //! `pipec run FILE [--listen ADDR] [--brokers LIST] [--role api|sinks|all]
 //! [--data-dir DIR] [--profile FILE]`
 
-use crate::profile::{Profile, ProfileEnvironment};
-use crate::{report, Outcome};
-use pipec_compiler::{compile, Plan, Source};
+use crate::loaded::{environment_error, load, Loaded};
+use crate::Outcome;
+use pipec_compiler::Plan;
 use pipec_runtime::api::ApiLimits;
 use pipec_runtime::bus::{BusSettings, EmbeddedBroker};
 use pipec_runtime::sink::SinkSummary;
@@ -76,35 +76,23 @@ fn parse_option(text: &str) -> Result<(String, String), String> {
 }
 
 pub fn run(args: RunArgs) -> Outcome {
-    let profile = match &args.profile {
-        Some(path) => match Profile::load(path) {
-            Ok(profile) => profile,
-            Err(message) => return environment_error(&message),
-        },
-        None => Profile::default(),
-    };
-    let text = match std::fs::read_to_string(&args.file) {
-        Ok(text) => text,
-        Err(error) => {
-            return environment_error(&format!("cannot read `{}`: {error}", args.file.display()))
-        }
-    };
-    let source = Source::new(args.file.display().to_string(), text);
-    let checked = match compile(&source, &ProfileEnvironment { profile: &profile }) {
-        Ok(checked) => checked,
-        Err(diagnostics) => {
-            report::print(&source, &diagnostics);
-            eprintln!("error: `{}` has errors; nothing was started", source.name);
+    let loaded = match load(&args.file, args.profile.as_deref()) {
+        Ok(loaded) => loaded,
+        Err(Outcome::InputErrors) => {
+            eprintln!(
+                "error: `{}` has errors; nothing was started",
+                args.file.display()
+            );
             return Outcome::InputErrors;
         }
+        Err(outcome) => return outcome,
     };
-    report::print(&source, &checked.warnings);
-    let plan = checked.plan;
-    let data_dir = args
-        .data_dir
-        .clone()
-        .or(profile.data_dir.clone())
-        .unwrap_or_else(|| PathBuf::from("data"));
+    let data_dir = loaded.data_dir(args.data_dir.clone());
+    let Loaded {
+        source,
+        plan,
+        profile,
+    } = loaded;
     let listen = args
         .listen
         .or(profile.listen)
@@ -212,11 +200,6 @@ pub fn run(args: RunArgs) -> Outcome {
 
 fn seconds(value: f64) -> Option<Duration> {
     (value.is_finite() && value >= 0.0).then(|| Duration::from_secs_f64(value))
-}
-
-fn environment_error(message: &str) -> Outcome {
-    eprintln!("error: {message}");
-    Outcome::Environment
 }
 
 struct Banner<'a> {

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{scratch, Pipec};
+use common::scratch;
 use std::collections::BTreeSet;
 use std::process::Command;
 
@@ -30,30 +30,14 @@ fn spark_and_hive_run_the_generated_ddl_over_pipec_files() {
         );
         return;
     };
-    // Seed-shaped files, written by pipec on the embedded broker.
-    let data = scratch("engines");
-    let data_arg = data.display().to_string();
-    let pipec = Pipec::start_with_env(
-        &["pipelines/game_events.pipe", "--listen", "127.0.0.1:0"],
-        &[("PIPEC_DATA_DIR", &data_arg)],
+    let data = common::seed_files(
+        "engines",
+        &[
+            ("user1.comcast.com", [3, 8, 5]),
+            ("user2.att.com", [2, 6, 9]),
+        ],
     );
-    for (host, counts) in [
-        ("user1.comcast.com", [3, 8, 5]),
-        ("user2.att.com", [2, 6, 9]),
-    ] {
-        for (path, count) in ["/", "/purchase_a_sword", "/join_a_guild"]
-            .iter()
-            .zip(counts)
-        {
-            for _ in 0..count {
-                assert_eq!(
-                    pipec.get(path, &[("Host", host), ("Accept", "*/*")]).status,
-                    200
-                );
-            }
-        }
-    }
-    assert!(pipec.stop().success());
+    let data_arg = data.display().to_string();
 
     let ddl = Command::new(env!("CARGO_BIN_EXE_pipec"))
         .args(["ddl", "pipelines/game_events.pipe", "--data-dir", &data_arg])
@@ -105,13 +89,7 @@ fn spark_and_hive_run_the_generated_ddl_over_pipec_files() {
     );
 
     // (b) The seed's queries: Spark over the DDL, pipec query over the plan.
-    let queries: Vec<String> = std::fs::read_to_string(common::path("examples/seed_queries.sql"))
-        .unwrap()
-        .split(';')
-        .map(str::trim)
-        .filter(|q| !q.is_empty())
-        .map(str::to_string)
-        .collect();
+    let queries = common::seed_queries();
     let spark_results = report["results"].as_array().unwrap();
     assert_eq!(spark_results.len(), queries.len());
     for (query, spark_rows) in queries.iter().zip(spark_results) {

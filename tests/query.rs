@@ -4,6 +4,7 @@
 mod common;
 
 use common::{scratch, Pipec};
+
 use std::collections::BTreeSet;
 use std::process::Command;
 
@@ -16,39 +17,14 @@ fn pipec_query(args: &[&str]) -> std::process::Output {
         .expect("pipec runs")
 }
 
-/// Seed-shaped data on the embedded broker: the API, then a drained stop.
 fn seed_tables() -> std::path::PathBuf {
-    let data = scratch("query");
-    let data_env = data.display().to_string();
-    let pipec = Pipec::start_with_env(
-        &["pipelines/game_events.pipe", "--listen", "127.0.0.1:0"],
-        &[("PIPEC_DATA_DIR", &data_env)],
-    );
-    for (host, counts) in [
-        ("user1.comcast.com", [6, 11, 9]),
-        ("user2.att.com", [13, 4, 17]),
-    ] {
-        for (path, count) in ["/", "/purchase_a_sword", "/join_a_guild"]
-            .iter()
-            .zip(counts)
-        {
-            for _ in 0..count {
-                assert_eq!(pipec.get(path, &[("Host", host)]).status, 200);
-            }
-        }
-    }
-    assert!(pipec.stop().success());
-    data
-}
-
-fn seed_queries() -> Vec<String> {
-    std::fs::read_to_string(common::path("examples/seed_queries.sql"))
-        .unwrap()
-        .split(';')
-        .map(str::trim)
-        .filter(|q| !q.is_empty())
-        .map(|q| format!("{q};"))
-        .collect()
+    common::seed_files(
+        "query",
+        &[
+            ("user1.comcast.com", [6, 11, 9]),
+            ("user2.att.com", [13, 4, 17]),
+        ],
+    )
 }
 
 /// Rows as sorted sets of strings, so engines' orders and number types agree.
@@ -73,7 +49,7 @@ fn the_seed_queries_run_verbatim_and_agree_with_duckdb() {
     }
     let data = seed_tables();
     let data_arg = data.display().to_string();
-    let queries = seed_queries();
+    let queries = common::seed_queries();
     assert_eq!(queries.len(), 4);
     for query in &queries {
         let output = pipec_query(&[

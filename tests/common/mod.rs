@@ -252,3 +252,40 @@ pub fn kafka_broker() -> Option<String> {
         }
     }
 }
+
+/// Seed-shaped Parquet files in a fresh data directory: `pipec run` of the
+/// seed pipeline on the embedded broker, GETs per host and endpoint
+/// (`counts` for `/`, `/purchase_a_sword`, `/join_a_guild`), then SIGTERM,
+/// which drains the topic into the tables.
+pub fn seed_files(name: &str, hosts: &[(&str, [usize; 3])]) -> std::path::PathBuf {
+    let data = scratch(name);
+    let data_env = data.display().to_string();
+    let pipec = Pipec::start_with_env(
+        &["pipelines/game_events.pipe", "--listen", "127.0.0.1:0"],
+        &[("PIPEC_DATA_DIR", &data_env)],
+    );
+    for (host, counts) in hosts {
+        for (path, count) in ["/", "/purchase_a_sword", "/join_a_guild"]
+            .iter()
+            .zip(counts)
+        {
+            for _ in 0..*count {
+                let response = pipec.get(path, &[("Host", host), ("Accept", "*/*")]);
+                assert_eq!(response.status, 200);
+            }
+        }
+    }
+    assert!(pipec.stop().success());
+    data
+}
+
+/// The seed's four queries, from `examples/seed_queries.sql`, without `;`.
+pub fn seed_queries() -> Vec<String> {
+    std::fs::read_to_string(path("examples/seed_queries.sql"))
+        .unwrap()
+        .split(';')
+        .map(str::trim)
+        .filter(|q| !q.is_empty())
+        .map(str::to_string)
+        .collect()
+}

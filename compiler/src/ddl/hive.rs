@@ -59,7 +59,14 @@ pub fn table(table: &TableDdl) -> String {
         out.push_str(&format!("PARTITIONED BY ({})\n", partitions.join(", ")));
     }
     out.push_str("STORED AS PARQUET\n");
-    out.push_str(&format!("LOCATION {}", quote_string(&table.location)));
+    out.push_str(&location_and_properties(table));
+    out
+}
+
+/// `LOCATION ... TBLPROPERTIES (...);`, then the partition repair: the
+/// tail Hive and Spark share.
+pub fn location_and_properties(table: &TableDdl) -> String {
+    let mut out = format!("LOCATION {}", quote_string(&table.location));
     if !table.properties.is_empty() {
         let properties: Vec<String> = table
             .properties

@@ -2,8 +2,8 @@
 //! (`USING PARQUET`), partition columns in the column list and named in
 //! `PARTITIONED BY`, partitions registered with `MSCK REPAIR TABLE`.
 
-use super::hive::{column_list, qualified};
-use super::{quote_string, TableDdl};
+use super::hive::{column_list, location_and_properties, qualified};
+use super::TableDdl;
 
 pub fn table(table: &TableDdl) -> String {
     let mut columns = table.columns.clone();
@@ -21,18 +21,6 @@ pub fn table(table: &TableDdl) -> String {
             .collect();
         out.push_str(&format!("PARTITIONED BY ({})\n", names.join(", ")));
     }
-    out.push_str(&format!("LOCATION {}", quote_string(&table.location)));
-    if !table.properties.is_empty() {
-        let properties: Vec<String> = table
-            .properties
-            .iter()
-            .map(|(k, v)| format!("{}={}", quote_string(k), quote_string(v)))
-            .collect();
-        out.push_str(&format!("\nTBLPROPERTIES ({})", properties.join(", ")));
-    }
-    out.push_str(";\n");
-    if !table.partition_columns.is_empty() {
-        out.push_str(&format!("MSCK REPAIR TABLE {};\n", qualified(table)));
-    }
+    out.push_str(&location_and_properties(table));
     out
 }
