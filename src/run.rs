@@ -194,6 +194,8 @@ pub fn run(args: RunArgs) -> Outcome {
             Err(error) => environment_error(&error.to_string()),
         }
     });
+    // Clients first, then the broker they talk to.
+    drop(runtime);
     drop(embedded);
     outcome
 }

@@ -156,6 +156,25 @@ fn malformed_messages_land_in_the_dead_letter_table_and_the_rest_in_the_tables()
         format!(r#"{{"event_type": "purchase_sword", "Host": "{marker}"}}"#),
         format!(r#"{{"event_type": "join_guild", "Host": "{marker}"}}"#),
     ];
+    // And generated ones: truncated events and printable garbage, each
+    // carrying the marker so the test can find it.
+    let mut malformed = malformed.to_vec();
+    let mut seed = std::process::id() as u64;
+    for i in 0..500 {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let event = format!(r#"{{"event_type": "join_guild", "Host": "{marker}", "n": {i}}}"#);
+        let message = if i % 2 == 0 {
+            event[..10 + (seed >> 33) as usize % (event.len() - 12)].to_string() + &marker
+        } else {
+            let garbage: String = (0..(seed >> 40) % 60)
+                .map(|k| char::from(b'!' + ((seed >> (k % 50)) as u8 % 90)))
+                .collect();
+            format!("{garbage}{marker}")
+        };
+        malformed.push(message);
+    }
     let interleaved: Vec<String> = vec![
         valid[0].clone(),
         malformed[0].clone(),
@@ -165,7 +184,10 @@ fn malformed_messages_land_in_the_dead_letter_table_and_the_rest_in_the_tables()
         malformed[3].clone(),
         malformed[4].clone(),
         valid[0].clone(),
-    ];
+    ]
+    .into_iter()
+    .chain(malformed[5..].iter().cloned())
+    .collect();
     kcat_produce(&bootstrap, "events", &interleaved);
     let data_arg = data.display().to_string();
     let output = run_to_end(&[
@@ -280,7 +302,12 @@ fn after_repeated_kill_9_every_acknowledged_event_is_written_exactly_once() {
         });
         let mut kills = 0;
         let mut rng = std::process::id() as u64;
-        while kills < 6 {
+        let rounds = if std::env::var_os("PIPEC_RELIABILITY_LONG").is_some() {
+            50
+        } else {
+            10
+        };
+        while kills < rounds {
             let pipec = Pipec::start(&args);
             rng = rng
                 .wrapping_mul(6364136223846793005)

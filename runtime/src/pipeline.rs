@@ -216,11 +216,7 @@ impl BoundPipeline {
                 _ = done_rx => {}
             }
         };
-        let server = tokio::spawn(async move {
-            axum::serve(self.listener, router)
-                .with_graceful_shutdown(stop_serving)
-                .await
-        });
+        let server = tokio::spawn(api::serve::serve(self.listener, router, stop_serving));
 
         let mut summaries = Vec::new();
         let mut failure: Option<RunError> = None;

@@ -2,6 +2,7 @@
 //! the broker acknowledged every event of the request.
 
 mod error;
+pub mod serve;
 pub mod sql;
 
 pub use error::ApiError;

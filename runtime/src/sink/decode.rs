@@ -327,6 +327,39 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 2000, failure_persistence: None, ..Default::default() })]
+
+        /// Any bytes are a row or a dead letter with a reason, never a panic;
+        /// and every accepted row goes into a batch.
+        #[test]
+        fn any_message_is_a_row_or_a_dead_letter(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+            seed in proptest::sample::select(vec![
+                r#"{"event_type":"a","User-Agent":"ab","n":3,"x":1.5,"ok":true,"at":"2020-08-02T22:49:11Z"}"#,
+                r#"{"event_type":"b"}"#,
+            ]),
+            cut in 0usize..120,
+            splice in 0usize..120,
+        ) {
+            let schema = schema();
+            let mut builder = BatchBuilder::new(&schema).unwrap();
+            // Raw bytes, and a valid event with the bytes spliced in.
+            let mut mutated = seed.as_bytes().to_vec();
+            let at = splice.min(mutated.len());
+            mutated.splice(at..at, bytes.iter().copied().take(cut));
+            for message in [bytes.clone(), mutated] {
+                match classify(Some(&message), &schema) {
+                    Ok(row) => builder.push(String::from_utf8(message.clone()).unwrap(), 0, row),
+                    Err(reason) => proptest::prop_assert!(!reason.is_empty()),
+                }
+            }
+            let rows = builder.len();
+            let batch = builder.finish().unwrap();
+            proptest::prop_assert_eq!(batch.map_or(0, |b| b.num_rows()), rows);
+        }
+    }
+
     #[test]
     fn dead_letters_keep_the_raw_bytes() {
         let letter = DeadLetter {

@@ -1,0 +1,174 @@
+//! A 20-second broker outage under steady load, on a broker of the test's
+//! own: while it is down no request is acknowledged; after it the API
+//! recovers by itself, and every acknowledged event is in the tables once.
+
+mod common;
+
+use common::{duckdb, kafka_broker, run_to_end, scratch, unique, Pipec};
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+const PORT: u16 = 29192;
+
+fn kafka(command: &str, state: &str) {
+    let status = Command::new("bash")
+        .arg(common::path("tests/services/kafka.sh"))
+        .arg(command)
+        .env("PIPEC_KAFKA_PORT", PORT.to_string())
+        .env("PIPEC_KAFKA_STATE", state)
+        .status()
+        .expect("kafka.sh runs");
+    assert!(status.success(), "kafka.sh {command}");
+}
+
+struct Sent {
+    id: String,
+    status: Option<u16>,
+    sent: Instant,
+    answered: Instant,
+}
+
+#[test]
+fn a_broker_outage_of_20_seconds_loses_no_acknowledged_event() {
+    if kafka_broker().is_none() || common::python().is_none() {
+        return;
+    }
+    let outage = Duration::from_secs(
+        std::env::var("PIPEC_OUTAGE_SECONDS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(20),
+    );
+    let state = format!("/tmp/pipec-kafka-outage20-{}", std::process::id());
+    kafka("reset", &state);
+    kafka("start", &state);
+    let bootstrap = format!("127.0.0.1:{PORT}");
+    let data = scratch("outage");
+    let data_arg = data.display().to_string();
+    let pipec = Pipec::start(&[
+        "tests/pipelines/crash.pipe",
+        "--listen",
+        "127.0.0.1:0",
+        "--brokers",
+        &bootstrap,
+        "--data-dir",
+        &data_arg,
+        "--delivery-timeout",
+        "3",
+    ]);
+    let run = unique("outage");
+    let stop = AtomicBool::new(false);
+    let addr = pipec.addr;
+    let (sent, down_at, up_at) = std::thread::scope(|scope| {
+        let load = scope.spawn(|| {
+            let mut sent = Vec::new();
+            let mut seq = 0;
+            while !stop.load(Ordering::Relaxed) {
+                seq += 1;
+                let id = format!("{run}-{seq}");
+                let started = Instant::now();
+                let response =
+                    common::http::try_request(addr, "GET", &format!("/event?id={id}&kind=a"));
+                sent.push(Sent {
+                    id,
+                    status: response.map(|r| r.status),
+                    sent: started,
+                    answered: Instant::now(),
+                });
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            sent
+        });
+        std::thread::sleep(Duration::from_secs(3));
+        kafka("stop", &state);
+        let down_at = Instant::now();
+        std::thread::sleep(outage);
+        let up_at = Instant::now();
+        kafka("start", &state);
+        std::thread::sleep(Duration::from_secs(8));
+        stop.store(true, Ordering::Relaxed);
+        (load.join().unwrap(), down_at, up_at)
+    });
+
+    let during: Vec<&Sent> = sent
+        .iter()
+        .filter(|s| s.sent >= down_at && s.answered < up_at)
+        .collect();
+    let acknowledged_during: Vec<_> = during
+        .iter()
+        .filter(|s| s.status == Some(200))
+        .map(|s| &s.id)
+        .collect();
+    assert!(
+        during.len() >= 5,
+        "the load went on during the outage: {}",
+        during.len()
+    );
+    assert!(
+        acknowledged_during.is_empty(),
+        "acknowledged while the broker was down: {acknowledged_during:?}"
+    );
+    let recovered = sent
+        .iter()
+        .find(|s| s.sent >= up_at && s.status == Some(200))
+        .map(|s| s.answered.duration_since(up_at))
+        .expect("the API recovered after the broker came back");
+    assert!(
+        recovered < Duration::from_secs(30),
+        "recovery took {recovered:?}"
+    );
+    assert!(pipec.stop().success());
+
+    let output = run_to_end(&[
+        "tests/pipelines/crash.pipe",
+        "--role",
+        "sinks",
+        "--once",
+        "--listen",
+        "127.0.0.1:0",
+        "--brokers",
+        &bootstrap,
+        "--data-dir",
+        &data_arg,
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let rows = duckdb(&format!(
+        "select request_id, count(*) from read_parquet('{}/all_events/**/*.parquet') group by all",
+        data.display()
+    ));
+    let mut written = BTreeSet::new();
+    for row in &rows {
+        assert_eq!(row[1], 1, "{} written {} times", row[0], row[1]);
+        written.insert(row[0].as_str().unwrap().to_string());
+    }
+    let acknowledged: BTreeSet<String> = sent
+        .iter()
+        .filter(|s| s.status == Some(200))
+        .map(|s| s.id.clone())
+        .collect();
+    let missing: Vec<_> = acknowledged.difference(&written).collect();
+    assert!(
+        missing.is_empty(),
+        "acknowledged but not written: {missing:?}"
+    );
+    let mut statuses: BTreeMap<String, usize> = BTreeMap::new();
+    for s in &sent {
+        *statuses
+            .entry(s.status.map_or("no answer".into(), |c| c.to_string()))
+            .or_default() += 1;
+    }
+    eprintln!(
+        "outage: {outage:?} down, {} requests ({statuses:?}), {} during the outage all refused, recovered {recovered:?} after restart, {} acknowledged, {} written, 0 lost, 0 duplicated",
+        sent.len(),
+        during.len(),
+        acknowledged.len(),
+        written.len()
+    );
+    kafka("reset", &state);
+}
