@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{duckdb, files_below, kafka_broker, run_to_end, scratch, unique, Pipec};
+use common::{drain_once, duckdb, files_below, kafka_broker, run_to_end, scratch, unique, Pipec};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -327,25 +327,7 @@ fn after_repeated_kill_9_every_acknowledged_event_is_written_exactly_once() {
     );
 
     // One clean run reads what the crashes left and stops.
-    let output = run_to_end(&[
-        "tests/pipelines/crash.pipe",
-        "--role",
-        "sinks",
-        "--once",
-        "--listen",
-        "127.0.0.1:0",
-        "--brokers",
-        &bootstrap,
-        "--data-dir",
-        &data_arg,
-        "--kafka-option",
-        "group.instance.id=pipec-crash-test",
-    ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    drain_once("tests/pipelines/crash.pipe", &bootstrap, &data_arg);
 
     let files = files_below(&data);
     let hidden: Vec<_> = files
@@ -357,19 +339,7 @@ fn after_repeated_kill_9_every_acknowledged_event_is_written_exactly_once() {
         "files of uncommitted writes remain: {hidden:?}"
     );
     for (table, filter) in [("all_events", None), ("a_events", Some("a"))] {
-        let rows = duckdb(&format!(
-            "select request_id, count(*) from read_parquet('{}/{table}/**/*.parquet') group by all",
-            data.display()
-        ));
-        let mut written = BTreeSet::new();
-        for row in &rows {
-            let id = row[0].as_str().unwrap().to_string();
-            assert_eq!(row[1], 1, "{table}: {id} is written {} times", row[1]);
-            // The topic may hold earlier runs' events; this run's are ours.
-            if id.starts_with(&format!("{run}-")) {
-                written.insert(id);
-            }
-        }
+        let written = common::written_once(&data, table, &format!("{run}-"));
         let expected: BTreeSet<_> = acknowledged
             .iter()
             .filter(|id| match filter {

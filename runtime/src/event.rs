@@ -257,7 +257,8 @@ fn expected(data_type: DataType) -> &'static str {
     }
 }
 
-fn describe(value: &Json) -> String {
+/// `a string ("3")`: a JSON value's kind and how it starts, for messages.
+pub(crate) fn describe(value: &Json) -> String {
     let text = value.to_string();
     let shown = if text.len() > 40 {
         format!("{}...", &text[..text.floor_char_boundary(40)])

@@ -289,3 +289,48 @@ pub fn seed_queries() -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+/// `pipec run PIPELINE --role sinks --once` on `bootstrap` into `data_dir`:
+/// reads what the topics hold, writes it, and must exit 0.
+pub fn drain_once(pipeline: &str, bootstrap: &str, data_dir: &str) {
+    let output = run_to_end(&[
+        pipeline,
+        "--role",
+        "sinks",
+        "--once",
+        "--listen",
+        "127.0.0.1:0",
+        "--brokers",
+        bootstrap,
+        "--data-dir",
+        data_dir,
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The `request_id`s in the Parquet files of `table` that start with
+/// `prefix`, by DuckDB, asserting none is written twice.
+pub fn written_once(
+    data_dir: &Path,
+    table: &str,
+    prefix: &str,
+) -> std::collections::BTreeSet<String> {
+    let rows = duckdb(&format!(
+        "select request_id, count(*) from read_parquet('{}/{table}/**/*.parquet') group by all",
+        data_dir.display()
+    ));
+    let mut written = std::collections::BTreeSet::new();
+    for row in &rows {
+        let id = row[0].as_str().unwrap().to_string();
+        assert_eq!(row[1], 1, "{table}: {id} is written {} times", row[1]);
+        // The topic may hold other runs' events; this run's are ours.
+        if id.starts_with(prefix) {
+            written.insert(id);
+        }
+    }
+    written
+}

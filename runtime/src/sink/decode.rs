@@ -1,6 +1,7 @@
 //! Kafka message → a row of the sink's schema, or a dead letter with the
 //! reason. Pure; the batch builder turns accepted rows into Arrow.
 
+use crate::event::describe;
 use arrow::array::{
     ArrayRef, BinaryArray, Int32Array, Int64Array, StringArray, TimestampMicrosecondArray,
 };
@@ -20,7 +21,7 @@ pub fn classify(payload: Option<&[u8]>, schema: &Schema) -> Result<Map<String, J
     let bytes = payload.ok_or("the message has no value")?;
     let parsed: Json = serde_json::from_slice(bytes).map_err(|e| format!("not valid JSON: {e}"))?;
     let Json::Object(object) = parsed else {
-        return Err(format!("not a JSON object but {}", kind(&parsed)));
+        return Err(format!("not a JSON object but {}", describe(&parsed)));
     };
     for field in &schema.fields {
         match object.get(&field.key) {
@@ -50,26 +51,9 @@ fn check_type(field: &Field, value: &Json) -> Result<(), String> {
             "field `{}` should be {} but is {}",
             field.key,
             field.data_type,
-            kind(value)
+            describe(value)
         ))
     }
-}
-
-fn kind(value: &Json) -> String {
-    let text = value.to_string();
-    let shown: String = text.chars().take(40).collect();
-    let name = match value {
-        Json::Null => "null",
-        Json::Bool(_) => "a bool",
-        Json::Number(_) => "a number",
-        Json::String(_) => "a string",
-        Json::Array(_) => "an array",
-        Json::Object(_) => "an object",
-    };
-    format!(
-        "{name} ({shown}{})",
-        if text.len() > shown.len() { "..." } else { "" }
-    )
 }
 
 pub fn arrow_type(data_type: DataType) -> ArrowType {
