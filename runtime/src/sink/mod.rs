@@ -92,6 +92,9 @@ pub struct SinkWorker {
     backlog: Option<Arc<Backlog>>,
     partitions: BTreeMap<i32, PartitionBuffer>,
     cluster: String,
+    /// This sink's counters, looked up once rather than per message.
+    events_read: prometheus::IntCounter,
+    dead_lettered: prometheus::IntCounter,
 }
 
 /// Totals of one sink's run, for the summary of `trigger once`.
@@ -160,7 +163,11 @@ impl SinkWorker {
                 sink: name.clone(),
                 source,
             })?;
+        let events_read = metrics.sink_events_read.with_label_values(&[name.as_str()]);
+        let dead_lettered = metrics.dead_letters.with_label_values(&[name.as_str()]);
         Ok(SinkWorker {
+            events_read,
+            dead_lettered,
             policy: TriggerPolicy::from_plan(&sink.trigger),
             name,
             topic,
@@ -432,20 +439,18 @@ impl SinkWorker {
         timestamp_micros: i64,
         payload: Option<Vec<u8>>,
     ) -> Result<(), SinkError> {
-        let topic = self.topic.clone();
-        let schema = self.schema.clone();
-        let name = self.name.clone();
-        let metrics = self.metrics.clone();
-        let buffer = self.open_partition(partition).await?;
+        self.open_partition(partition).await?;
+        // Fields borrowed one by one: this runs for every message, so no clones.
+        let buffer = self.partitions.get_mut(&partition).expect("opened above");
         let position = buffer.position();
         if buffer.is_fresh() && offset != position {
             // The checkpoint, not Kafka's committed offset, says where to
             // resume: a new data directory re-reads the topic from its start.
             buffer.mark_positioned();
-            let consumer = &self.consumer;
+            let (consumer, topic) = (&self.consumer, self.topic.as_str());
             let sought = tokio::task::block_in_place(|| {
                 consumer.seek(
-                    &topic,
+                    topic,
                     partition,
                     rdkafka::Offset::Offset(position),
                     Duration::from_secs(10),
@@ -455,36 +460,34 @@ impl SinkWorker {
                 Ok(()) if offset > position => return Ok(()),
                 Ok(()) => {}
                 // Reading on would skip events the checkpoint says are unwritten.
-                Err(error) if offset > position => return Err(self.kafka(error)),
+                Err(source) if offset > position => {
+                    return Err(SinkError::Kafka {
+                        sink: self.name.clone(),
+                        source,
+                    })
+                }
                 Err(error) => {
-                    tracing::warn!(sink = %name, partition, %error, "cannot seek to the checkpoint; skipping what is written")
+                    tracing::warn!(sink = %self.name, partition, %error, "cannot seek to the checkpoint; skipping what is written")
                 }
             }
         }
-        let buffer = self.partitions.get_mut(&partition).expect("open");
         buffer.mark_positioned();
         if offset < buffer.position() {
             // Already in a file: a replay after a crash or a rebalance.
             return Ok(());
         }
-        let dead = buffer.accept(&topic, &schema, offset, timestamp_micros, payload);
-        metrics
-            .sink_events_read
-            .with_label_values(&[name.as_str()])
-            .inc();
+        let dead = buffer.accept(&self.topic, &self.schema, offset, timestamp_micros, payload);
+        self.events_read.inc();
         if dead {
-            metrics
-                .dead_letters
-                .with_label_values(&[name.as_str()])
-                .inc();
+            self.dead_lettered.inc();
         }
         if buffer.pending_rows() >= partition::DECODE_BATCH {
-            let filter = self.filter.as_ref();
-            let buffer = self.partitions.get_mut(&partition).expect("open");
-            buffer.decode(filter).map_err(|e| SinkError::Internal {
-                sink: name,
-                message: e.to_string(),
-            })?;
+            buffer
+                .decode(self.filter.as_ref())
+                .map_err(|message| SinkError::Internal {
+                    sink: self.name.clone(),
+                    message,
+                })?;
         }
         Ok(())
     }
