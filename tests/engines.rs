@@ -6,20 +6,7 @@
 mod common;
 
 use common::scratch;
-use std::collections::BTreeSet;
 use std::process::Command;
-
-fn normalized(rows: &[serde_json::Value]) -> BTreeSet<Vec<String>> {
-    rows.iter()
-        .map(|row| {
-            row.as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v.as_str().map_or(v.to_string(), str::to_string))
-                .collect()
-        })
-        .collect()
-}
 
 #[test]
 fn spark_and_hive_run_the_generated_ddl_over_pipec_files() {
@@ -93,33 +80,10 @@ fn spark_and_hive_run_the_generated_ddl_over_pipec_files() {
     let spark_results = report["results"].as_array().unwrap();
     assert_eq!(spark_results.len(), queries.len());
     for (query, spark_rows) in queries.iter().zip(spark_results) {
-        let ours = Command::new(env!("CARGO_BIN_EXE_pipec"))
-            .args([
-                "query",
-                "pipelines/game_events.pipe",
-                "--data-dir",
-                &data_arg,
-                "--format",
-                "json",
-                query,
-            ])
-            .current_dir(common::ROOT)
-            .output()
-            .unwrap();
-        assert!(
-            ours.status.success(),
-            "{query}: {}",
-            String::from_utf8_lossy(&ours.stderr)
-        );
-        let rows: Vec<serde_json::Map<String, serde_json::Value>> =
-            serde_json::from_slice(&ours.stdout).unwrap();
-        let ours: Vec<serde_json::Value> = rows
-            .into_iter()
-            .map(|r| serde_json::Value::Array(r.into_iter().map(|(_, v)| v).collect()))
-            .collect();
+        let ours = common::pipec_query_rows("pipelines/game_events.pipe", &data_arg, query);
         assert_eq!(
-            normalized(&ours),
-            normalized(spark_rows.as_array().unwrap()),
+            common::normalized(&ours),
+            common::normalized(spark_rows.as_array().unwrap()),
             "{query}"
         );
     }

@@ -5,7 +5,6 @@ mod common;
 
 use common::{scratch, Pipec};
 
-use std::collections::BTreeSet;
 use std::process::Command;
 
 fn pipec_query(args: &[&str]) -> std::process::Output {
@@ -27,17 +26,6 @@ fn seed_tables() -> std::path::PathBuf {
     )
 }
 
-/// Rows as sorted sets of strings, so engines' orders and number types agree.
-fn normalized(rows: &[Vec<serde_json::Value>]) -> BTreeSet<Vec<String>> {
-    rows.iter()
-        .map(|row| {
-            row.iter()
-                .map(|v| v.as_str().map_or(v.to_string(), str::to_string))
-                .collect()
-        })
-        .collect()
-}
-
 #[test]
 fn the_seed_queries_run_verbatim_and_agree_with_duckdb() {
     if common::python().is_none() {
@@ -52,32 +40,21 @@ fn the_seed_queries_run_verbatim_and_agree_with_duckdb() {
     let queries = common::seed_queries();
     assert_eq!(queries.len(), 4);
     for query in &queries {
-        let output = pipec_query(&[
-            "pipelines/game_events.pipe",
-            "--data-dir",
-            &data_arg,
-            "--format",
-            "json",
-            query,
-        ]);
-        assert!(
-            output.status.success(),
-            "{query}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let rows: Vec<serde_json::Map<String, serde_json::Value>> =
-            serde_json::from_slice(&output.stdout).unwrap();
-        let ours: Vec<Vec<serde_json::Value>> = rows
-            .into_iter()
-            .map(|r| r.into_iter().map(|(_, v)| v).collect())
-            .collect();
+        let ours = common::pipec_query_rows("pipelines/game_events.pipe", &data_arg, query);
         let duck_sql = format!(
             "create view sword_purchases as select * from read_parquet('{d}/sword_purchases/*.parquet'); \
              create view guild_joins as select * from read_parquet('{d}/guild_joins/*.parquet'); {query}",
             d = data.display()
         );
-        let theirs = common::duckdb(&duck_sql);
-        assert_eq!(normalized(&ours), normalized(&theirs), "{query}");
+        let theirs: Vec<serde_json::Value> = common::duckdb(&duck_sql)
+            .into_iter()
+            .map(serde_json::Value::Array)
+            .collect();
+        assert_eq!(
+            common::normalized(&ours),
+            common::normalized(&theirs),
+            "{query}"
+        );
     }
     // The seed's numbers for this load.
     let total = pipec_query(&[

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{drain_once, duckdb, files_below, kafka_broker, run_to_end, scratch, unique, Pipec};
+use common::{drain_once, duckdb, files_below, kafka_broker, scratch, unique, Pipec};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -190,24 +190,7 @@ fn malformed_messages_land_in_the_dead_letter_table_and_the_rest_in_the_tables()
     .collect();
     kcat_produce(&bootstrap, "events", &interleaved);
     let data_arg = data.display().to_string();
-    let output = run_to_end(&[
-        "pipelines/game_events.pipe",
-        "--role",
-        "sinks",
-        "--once",
-        "--listen",
-        "127.0.0.1:0",
-        "--brokers",
-        &bootstrap,
-        "--data-dir",
-        &data_arg,
-    ]);
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = drain_once("pipelines/game_events.pipe", &bootstrap, &data_arg);
     assert!(stdout.contains("sink sword_purchases: read"), "{stdout}");
 
     let dead = duckdb(&format!(

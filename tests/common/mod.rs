@@ -30,16 +30,8 @@ impl Pipec {
     }
 
     pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Pipec {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_pipec"));
-        command
-            .arg("run")
-            .args(args)
-            .current_dir(ROOT)
-            .env("RUST_LOG", "warn")
-            .env_remove("PIPEC_BROKERS")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+        let mut command = pipec_run(args);
+        command.stdout(Stdio::piped()).stderr(Stdio::inherit());
         for (key, value) in env {
             command.env(key, value);
         }
@@ -226,17 +218,23 @@ pub fn files_below(dir: &Path) -> Vec<String> {
     out
 }
 
-/// `pipec run ARGS...` to the end, for `--once` runs.
-pub fn run_to_end(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_pipec"))
+/// `pipec run ARGS...` from the repository root, quiet, with no broker
+/// from the environment.
+fn pipec_run(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pipec"));
+    command
         .arg("run")
         .args(args)
         .current_dir(ROOT)
         .env("RUST_LOG", "warn")
         .env_remove("PIPEC_BROKERS")
-        .stdin(Stdio::null())
-        .output()
-        .expect("pipec runs")
+        .stdin(Stdio::null());
+    command
+}
+
+/// `pipec run ARGS...` to the end, for `--once` runs.
+pub fn run_to_end(args: &[&str]) -> std::process::Output {
+    pipec_run(args).output().expect("pipec runs")
 }
 
 /// The real broker `tests/run.sh` started, or `None` (and a note) without one.
@@ -291,8 +289,8 @@ pub fn seed_queries() -> Vec<String> {
 }
 
 /// `pipec run PIPELINE --role sinks --once` on `bootstrap` into `data_dir`:
-/// reads what the topics hold, writes it, and must exit 0.
-pub fn drain_once(pipeline: &str, bootstrap: &str, data_dir: &str) {
+/// reads what the topics hold, writes it, and must exit 0; its summary.
+pub fn drain_once(pipeline: &str, bootstrap: &str, data_dir: &str) -> String {
     let output = run_to_end(&[
         pipeline,
         "--role",
@@ -310,6 +308,7 @@ pub fn drain_once(pipeline: &str, bootstrap: &str, data_dir: &str) {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// The `request_id`s in the Parquet files of `table` that start with
@@ -333,4 +332,46 @@ pub fn written_once(
         }
     }
     written
+}
+
+/// The rows `pipec query PIPELINE --data-dir DIR --format json SQL` answers,
+/// as arrays of values in column order.
+pub fn pipec_query_rows(pipeline: &str, data_dir: &str, sql: &str) -> Vec<serde_json::Value> {
+    let output = Command::new(env!("CARGO_BIN_EXE_pipec"))
+        .args([
+            "query",
+            pipeline,
+            "--data-dir",
+            data_dir,
+            "--format",
+            "json",
+            sql,
+        ])
+        .current_dir(ROOT)
+        .output()
+        .expect("pipec runs");
+    assert!(
+        output.status.success(),
+        "{sql}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let rows: Vec<serde_json::Map<String, serde_json::Value>> =
+        serde_json::from_slice(&output.stdout).expect("JSON rows");
+    rows.into_iter()
+        .map(|row| serde_json::Value::Array(row.into_iter().map(|(_, v)| v).collect()))
+        .collect()
+}
+
+/// Rows as a set of string tuples, so engines' row orders and number
+/// types compare equal.
+pub fn normalized(rows: &[serde_json::Value]) -> std::collections::BTreeSet<Vec<String>> {
+    rows.iter()
+        .map(|row| {
+            row.as_array()
+                .expect("a row is an array")
+                .iter()
+                .map(|v| v.as_str().map_or(v.to_string(), str::to_string))
+                .collect()
+        })
+        .collect()
 }
