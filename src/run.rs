@@ -185,7 +185,7 @@ pub fn run(args: RunArgs) -> Outcome {
             Ok(bound) => bound,
             Err(error) => return environment_error(&error.to_string()),
         };
-        print_banner(&banner_lines, bound.local_addr());
+        print_banner(&banner_lines, bound.local_addr(), args.role);
         match bound.serve(shutdown_signal()).await {
             Ok(summaries) => {
                 print_summaries(&summaries);
@@ -274,13 +274,22 @@ impl Banner<'_> {
     }
 }
 
-fn print_banner(lines: &[String], addr: SocketAddr) {
+fn print_banner(lines: &[String], addr: SocketAddr, role: Role) {
     let mut stdout = std::io::stdout().lock();
     for line in lines {
         let _ = writeln!(stdout, "{line}");
     }
-    let _ = writeln!(stdout, "  api      listening on http://{addr}");
-    let _ = writeln!(stdout, "  metrics  http://{addr}/metrics");
+    if role == Role::Sinks {
+        // The port stays open for /metrics only.
+        let _ = writeln!(stdout, "  api      not served here (--role sinks)");
+        let _ = writeln!(
+            stdout,
+            "  metrics  listening on http://{addr} (GET /metrics)"
+        );
+    } else {
+        let _ = writeln!(stdout, "  api      listening on http://{addr}");
+        let _ = writeln!(stdout, "  metrics  http://{addr}/metrics");
+    }
     let _ = stdout.flush();
 }
 

@@ -97,9 +97,19 @@ impl BusSettings {
         let mut config = self.client_config();
         config
             .set("group.id", group_id)
+            .set("auto.offset.reset", "earliest")
+            // librdkafka stops fetching for a full second (its default) once
+            // 100,000 messages are queued locally; a sink drains that many
+            // in well under a second, then sat idle: half of a backfill's
+            // time in bench/run. 10 ms keeps the queue fed.
+            .set("fetch.queue.backoff.ms", "10");
+        // Settings the user passed win over ours, except the guarantees.
+        for (key, value) in &self.options {
+            config.set(key, value);
+        }
+        config
             .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
-            .set("auto.offset.reset", "earliest");
+            .set("enable.auto.offset.store", "false");
         config
     }
 

@@ -59,7 +59,11 @@ impl Pipec {
             };
             banner.push(line.clone());
             if let Some(addr) = line.split("listening on http://").nth(1) {
-                let addr = addr.trim().parse().expect("an address");
+                let addr = addr
+                    .split_whitespace()
+                    .next()
+                    .and_then(|a| a.parse().ok())
+                    .expect("an address");
                 let bootstrap = banner
                     .iter()
                     .find_map(|l| {

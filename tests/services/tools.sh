@@ -7,7 +7,7 @@
 # It is idempotent and cheap when everything is present: `apt-get update` runs
 # only when something actually has to be installed.
 #
-# Tools (command -> Debian package):
+# Tools (command -> Debian package), plus any given as arguments:
 #   kcat -> kcat   Kafka CLI producer/consumer/metadata; also used by
 #                  kafka.sh to tell that the broker answers.
 #   ab -> apache2-utils   Apache Bench, the seed's load generator
@@ -21,6 +21,8 @@ TOOLS=(
   "kcat:kcat"
   "ab:apache2-utils"
 )
+# Callers may ask for more, as "command:package" arguments (bench/run: wrk).
+TOOLS+=("$@")
 
 log() { printf 'tools.sh: %s\n' "$*"; }
 

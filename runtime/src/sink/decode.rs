@@ -16,9 +16,31 @@ use pipec_compiler::types::DataType;
 use serde_json::{Map, Value as Json};
 use std::sync::Arc;
 
+/// How an accepted message is decoded into its row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Accepted {
+    /// From its own bytes: what nearly every message takes.
+    AsSent,
+    /// From this re-serialization of its JSON tree, because the bytes have
+    /// something arrow-json might read differently (a key given twice).
+    Rewritten(Vec<u8>),
+}
+
 /// A message's value as an event of `schema`, or why it is not one.
-pub fn classify(payload: Option<&[u8]>, schema: &Schema) -> Result<Map<String, Json>, String> {
+pub fn classify(payload: Option<&[u8]>, schema: &Schema) -> Result<Accepted, String> {
     let bytes = payload.ok_or("the message has no value")?;
+    if super::shape::fits(bytes, schema) {
+        return Ok(Accepted::AsSent);
+    }
+    let object = check_tree(bytes, schema)?;
+    Ok(Accepted::Rewritten(
+        serde_json::to_vec(&object).expect("a JSON map serializes"),
+    ))
+}
+
+/// The slow, thorough check: the message's JSON tree against the schema,
+/// with the reason when it does not fit.
+fn check_tree(bytes: &[u8], schema: &Schema) -> Result<Map<String, Json>, String> {
     let parsed: Json = serde_json::from_slice(bytes).map_err(|e| format!("not valid JSON: {e}"))?;
     let Json::Object(object) = parsed else {
         return Err(format!("not a JSON object but {}", describe(&parsed)));
@@ -95,7 +117,8 @@ pub struct BatchBuilder {
     decoder: arrow_json::reader::Decoder,
     raw: Vec<String>,
     timestamps: Vec<i64>,
-    rows: Vec<Map<String, Json>>,
+    /// The rows whose bytes to decode are not their raw event, by index.
+    rewritten: Vec<(usize, Vec<u8>)>,
 }
 
 impl BatchBuilder {
@@ -117,7 +140,7 @@ impl BatchBuilder {
             decoder,
             raw: Vec::new(),
             timestamps: Vec::new(),
-            rows: Vec::new(),
+            rewritten: Vec::new(),
         })
     }
 
@@ -126,30 +149,51 @@ impl BatchBuilder {
     }
 
     pub fn len(&self) -> usize {
-        self.rows.len()
+        self.raw.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+        self.raw.is_empty()
     }
 
-    pub fn push(&mut self, raw: String, timestamp_micros: i64, row: Map<String, Json>) {
+    /// Adds an accepted message: `raw` is its value, `accepted` what
+    /// `classify` said of it.
+    pub fn push(&mut self, raw: String, timestamp_micros: i64, accepted: Accepted) {
+        if let Accepted::Rewritten(bytes) = accepted {
+            self.rewritten.push((self.raw.len(), bytes));
+        }
         self.raw.push(raw);
         self.timestamps.push(timestamp_micros);
-        self.rows.push(row);
     }
 
     /// The rows pushed since the last call, as one batch of the full schema.
     pub fn finish(&mut self) -> Result<Option<RecordBatch>, ArrowError> {
-        if self.rows.is_empty() {
+        if self.raw.is_empty() {
             return Ok(None);
         }
         let mut parts = Vec::new();
-        for chunk in self.rows.chunks(DECODER_BATCH) {
-            self.decoder.serialize(chunk)?;
+        let mut rewritten = self.rewritten.drain(..).peekable();
+        for (start, chunk) in (0..self.raw.len())
+            .step_by(DECODER_BATCH)
+            .zip(self.raw.chunks(DECODER_BATCH))
+        {
+            for (index, raw) in (start..).zip(chunk) {
+                let bytes = match rewritten.next_if(|(at, _)| *at == index) {
+                    Some((_, bytes)) => std::borrow::Cow::Owned(bytes),
+                    None => std::borrow::Cow::Borrowed(raw.as_bytes()),
+                };
+                // One whole object per call, at most DECODER_BATCH per
+                // flush: the decoder takes all of it.
+                let read = self.decoder.decode(&bytes)?;
+                if read != bytes.len() {
+                    return Err(ArrowError::JsonError(format!(
+                        "arrow-json read {read} of the {} bytes of an accepted event",
+                        bytes.len()
+                    )));
+                }
+            }
             parts.extend(self.decoder.flush()?);
         }
-        self.rows.clear();
         let decoded = match parts.as_slice() {
             [one] => one.clone(),
             _ => arrow::compute::concat_batches(&parts[0].schema(), &parts)?,
@@ -341,6 +385,113 @@ mod tests {
             let rows = builder.len();
             let batch = builder.finish().unwrap();
             proptest::prop_assert_eq!(batch.map_or(0, |b| b.num_rows()), rows);
+        }
+    }
+
+    /// Decodes every accepted message twice: as `classify` says, and from
+    /// its JSON tree re-serialized (the slow path), returning both batches
+    /// and how many messages were accepted from their own bytes.
+    fn both_ways(messages: &[String]) -> (Option<RecordBatch>, Option<RecordBatch>, usize) {
+        let schema = schema();
+        let mut fast = BatchBuilder::new(&schema).unwrap();
+        let mut slow = BatchBuilder::new(&schema).unwrap();
+        let mut as_sent = 0;
+        for message in messages {
+            let tree = check_tree(message.as_bytes(), &schema);
+            match classify(Some(message.as_bytes()), &schema) {
+                Ok(accepted) => {
+                    as_sent += usize::from(accepted == Accepted::AsSent);
+                    let tree = tree.expect("the fast check accepts only what the tree accepts");
+                    fast.push(message.clone(), 0, accepted);
+                    let bytes = serde_json::to_vec(&tree).unwrap();
+                    slow.push(message.clone(), 0, Accepted::Rewritten(bytes));
+                }
+                Err(reason) => assert_eq!(Err(reason), tree.map(|_| ())),
+            }
+        }
+        (fast.finish().unwrap(), slow.finish().unwrap(), as_sent)
+    }
+
+    #[test]
+    fn keys_given_twice_take_the_last_value_as_serde_json_does() {
+        let messages = [
+            r#"{"event_type":"a","n":1,"n":2}"#.to_string(),
+            r#"{"event_type":"b","User\u002dAgent":"escaped key","x":1e2}"#.to_string(),
+        ];
+        assert_eq!(
+            classify(Some(messages[0].as_bytes()), &schema()),
+            Ok(Accepted::Rewritten(br#"{"event_type":"a","n":2}"#.to_vec()))
+        );
+        let (fast, slow, as_sent) = both_ways(&messages);
+        assert_eq!(as_sent, 1);
+        assert_eq!(fast, slow);
+        let batch = fast.unwrap();
+        assert_eq!(batch.column(4).as_primitive::<Int64Type>().value(0), 2);
+        assert_eq!(batch.column(3).as_string::<i32>().value(1), "escaped key");
+    }
+
+    #[test]
+    fn invalid_utf8_in_a_skipped_value_is_a_dead_letter() {
+        let message = b"{\"event_type\":\"a\",\"extra\":[\"\xff\"]}";
+        let reason = classify(Some(message), &schema()).unwrap_err();
+        assert!(reason.starts_with("not valid JSON"), "{reason}");
+    }
+
+    /// A JSON object of the test schema's keys (and others), each value of
+    /// any kind, keys possibly repeated or escaped.
+    fn objects() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let key = proptest::sample::select(vec![
+            "event_type",
+            "User-Agent",
+            "User\\u002dAgent",
+            "n",
+            "x",
+            "ok",
+            "at",
+            "extra",
+        ]);
+        let value = proptest::sample::select(vec![
+            r#""a""#,
+            r#""caf\u00e9 \ud83d\ude00""#,
+            "3",
+            "-1",
+            "0",
+            "1.5",
+            "1e2",
+            "-0",
+            "9223372036854775807",
+            "9223372036854775808",
+            "18446744073709551616",
+            "true",
+            "false",
+            "null",
+            r#""2020-08-02T22:49:11Z""#,
+            r#""noon""#,
+            r#"[1,{"a":[2]}]"#,
+            r#"{"k":"v"}"#,
+            "[]",
+        ]);
+        proptest::collection::vec((key, value), 0..8).prop_map(|members| {
+            let body: Vec<String> = members
+                .iter()
+                .map(|(k, v)| format!("\"{k}\": {v}"))
+                .collect();
+            format!("{{{}}}", body.join(", "))
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 2000, failure_persistence: None, ..Default::default() })]
+
+        /// The fast check never accepts what the tree check refuses, and a
+        /// message decoded from its own bytes gives the row its JSON tree gives.
+        #[test]
+        fn the_fast_path_decodes_as_the_tree_does(
+            messages in proptest::collection::vec(objects(), 1..20),
+        ) {
+            let (fast, slow, _) = both_ways(&messages);
+            proptest::prop_assert_eq!(fast, slow);
         }
     }
 

@@ -8,6 +8,7 @@ pub mod decode;
 pub mod filter;
 pub mod naming;
 mod partition;
+mod shape;
 pub mod trigger;
 pub mod writer;
 
@@ -18,6 +19,7 @@ use crate::storage::{Storage, StorageError};
 use checkpoint::{CheckpointError, CheckpointStore};
 use decode::full_schema;
 use filter::CompiledFilter;
+use futures::FutureExt;
 use partition::PartitionBuffer;
 use pipec_compiler::plan::{Plan, Schema, Sink};
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, StreamConsumer};
@@ -255,15 +257,7 @@ impl SinkWorker {
             }
             let step = tokio::select! {
                 received = self.consumer.recv() => match received {
-                    Ok(message) => Step::Message {
-                        partition: message.partition(),
-                        offset: message.offset(),
-                        timestamp_micros: message
-                            .timestamp()
-                            .to_millis()
-                            .map_or_else(now_micros, |ms| ms * 1000),
-                        payload: message.payload().map(<[u8]>::to_vec),
-                    },
+                    Ok(message) => Step::Message(Received::of(&message)),
                     Err(error) => Step::KafkaError(error),
                 },
                 _ = ticker.tick() => Step::Tick,
@@ -273,15 +267,10 @@ impl SinkWorker {
             };
             self.forget_revoked();
             match step {
-                Step::Message {
-                    partition,
-                    offset,
-                    timestamp_micros,
-                    payload,
-                } => {
-                    self.accept(partition, offset, timestamp_micros, payload)
-                        .await?;
+                Step::Message(received) => {
+                    self.accept(received).await?;
                     summary.events_read += 1;
+                    summary.events_read += self.accept_ready(end.as_ref(), last_write).await?;
                 }
                 Step::KafkaError(error) => {
                     tracing::warn!(sink = %self.name, %error, "Kafka error; retrying")
@@ -312,6 +301,40 @@ impl SinkWorker {
             "sink stopped"
         );
         Ok(summary)
+    }
+
+    /// Takes the messages librdkafka has already fetched, up to a trigger
+    /// or the end of a backfill, without a trip through the `select!` of
+    /// `run` for each: its timers and wakers were a tenth of a backfill's
+    /// CPU in bench/run. Returns how many were taken.
+    async fn accept_ready(
+        &mut self,
+        end: Option<&BTreeMap<i32, i64>>,
+        last_write: Instant,
+    ) -> Result<u64, SinkError> {
+        /// Bounds the time away from the stop command and the clock.
+        const READY_BATCH: u64 = 512;
+        let mut taken = 0;
+        while taken < READY_BATCH {
+            let (messages, rows) = self.buffered();
+            if self.policy.due(messages, rows, last_write.elapsed()) {
+                break;
+            }
+            if let Some(end) = end {
+                if self.reached(end).await? {
+                    break;
+                }
+            }
+            let Some(Ok(message)) = self.consumer.recv().now_or_never() else {
+                // Nothing ready, or an error the next `select!` reports.
+                break;
+            };
+            let received = Received::of(&message);
+            drop(message);
+            self.accept(received).await?;
+            taken += 1;
+        }
+        Ok(taken)
     }
 
     async fn cluster_id(&mut self) -> String {
@@ -432,13 +455,13 @@ impl SinkWorker {
         Ok(self.partitions.get_mut(&partition).expect("inserted above"))
     }
 
-    async fn accept(
-        &mut self,
-        partition: i32,
-        offset: i64,
-        timestamp_micros: i64,
-        payload: Option<Vec<u8>>,
-    ) -> Result<(), SinkError> {
+    async fn accept(&mut self, received: Received) -> Result<(), SinkError> {
+        let Received {
+            partition,
+            offset,
+            timestamp_micros,
+            payload,
+        } = received;
         self.open_partition(partition).await?;
         // Fields borrowed one by one: this runs for every message, so no clones.
         let buffer = self.partitions.get_mut(&partition).expect("opened above");
@@ -577,15 +600,33 @@ impl SinkWorker {
 
 /// What woke the sink loop.
 enum Step {
-    Message {
-        partition: i32,
-        offset: i64,
-        timestamp_micros: i64,
-        payload: Option<Vec<u8>>,
-    },
+    Message(Received),
     KafkaError(KafkaError),
     Tick,
     Command(SinkCommand),
+}
+
+/// What a sink keeps of a message, owned (the borrowed message pins
+/// librdkafka's buffer).
+struct Received {
+    partition: i32,
+    offset: i64,
+    timestamp_micros: i64,
+    payload: Option<Vec<u8>>,
+}
+
+impl Received {
+    fn of(message: &rdkafka::message::BorrowedMessage<'_>) -> Received {
+        Received {
+            partition: message.partition(),
+            offset: message.offset(),
+            timestamp_micros: message
+                .timestamp()
+                .to_millis()
+                .map_or_else(now_micros, |ms| ms * 1000),
+            payload: message.payload().map(<[u8]>::to_vec),
+        }
+    }
 }
 
 fn now_micros() -> i64 {

@@ -3,6 +3,10 @@
 use pipec_compiler::plan::Trigger;
 use std::time::Duration;
 
+/// A backfill's rows per file: its memory stays bounded (a few hundred MB
+/// at the seed's event size) however much the topic holds.
+pub const ONCE_ROWS_PER_FILE: u64 = 1_000_000;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TriggerPolicy {
     /// Whichever bound is reached first; at least one is set.
@@ -10,7 +14,8 @@ pub enum TriggerPolicy {
         interval: Option<Duration>,
         rows: Option<u64>,
     },
-    /// Drain what the topic holds at start, write once, stop.
+    /// Drain what the topic holds at start, write, stop: one file per
+    /// partition, or one per `ONCE_ROWS_PER_FILE` rows of a bigger backlog.
     Once,
 }
 
@@ -38,7 +43,7 @@ impl TriggerPolicy {
     /// progress: writing then moves the checkpoint past them.
     pub fn due(&self, buffered_messages: u64, buffered_rows: u64, since_last: Duration) -> bool {
         match self {
-            TriggerPolicy::Once => false,
+            TriggerPolicy::Once => buffered_rows >= ONCE_ROWS_PER_FILE,
             TriggerPolicy::Every { interval, rows } => {
                 let by_rows = rows.is_some_and(|limit| buffered_rows >= limit);
                 let by_time =
@@ -91,8 +96,10 @@ mod tests {
     }
 
     #[test]
-    fn once_never_fires_on_its_own() {
-        assert!(!TriggerPolicy::Once.due(1_000_000, 1_000_000, 3600 * SECOND));
+    fn once_fires_only_on_a_full_file() {
+        let once = TriggerPolicy::Once;
+        assert!(!once.due(5_000_000, ONCE_ROWS_PER_FILE - 1, 3600 * SECOND));
+        assert!(once.due(ONCE_ROWS_PER_FILE, ONCE_ROWS_PER_FILE, Duration::ZERO));
         assert_eq!(
             TriggerPolicy::from_plan(&Trigger::Every {
                 interval_ms: Some(10_000),
