@@ -1,0 +1,186 @@
+#!/usr/bin/env python
+"""Renders bench/run's figures as one Markdown report (stdout).
+
+Usage: report.py OUT_DIR EVENTS DURATION CONNECTIONS REPEATS
+
+Reads OUT_DIR/results.tsv, the wrk outputs and the query JSONs. Every ratio
+is pipec's throughput over the baseline's (for queries: the baseline's time
+over pipec's), so above 1 means pipec is faster. Exits 1 if the engines'
+query rows disagree.
+"""
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+from datetime import datetime, timezone
+
+UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+
+
+def results(out):
+    figures = {}
+    for line in open(os.path.join(out, "results.tsv")):
+        stage, name, value = line.rstrip("\n").split("\t")
+        figures[(stage, name)] = float(value)
+    return figures
+
+
+def wrk(path):
+    """requests/s, p50 and p99 in ms, requests and non-2xx of a wrk output."""
+    text = open(path).read()
+
+    def latency(percent):
+        # Only a run with --latency has the distribution (not the warm-up).
+        match = re.search(rf"^\s+{percent}%\s+([\d.]+)(us|ms|s|m)\s*$", text, re.M)
+        return float(match.group(1)) * UNITS[match.group(2)] if match else None
+
+    requests = int(re.search(r"(\d+) requests in", text).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    errors = re.search(r"Socket errors: (.*)", text)
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)),
+        "p50": latency(50),
+        "p99": latency(99),
+        "requests": requests,
+        "non2xx": int(bad.group(1)) if bad else 0,
+        "socket_errors": errors.group(1).strip() if errors else "none",
+    }
+
+
+def answered(out, name):
+    """2xx answers of the warm-up and the measured run together."""
+    total = 0
+    for suffix in ("-warmup", ""):
+        run = wrk(os.path.join(out, f"wrk-{name}{suffix}.txt"))
+        total += run["requests"] - run["non2xx"]
+    return total
+
+
+def machine():
+    cpu = "unknown CPU"
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    memory = 0
+    for line in open("/proc/meminfo"):
+        if line.startswith("MemTotal"):
+            memory = int(line.split()[1]) / 1024 / 1024
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    return (
+        f"{os.cpu_count()} × {cpu}, {memory:.0f} GiB, {platform.system()} {platform.release()}; "
+        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; commit {commit or 'unknown'}"
+    )
+
+
+def mib(kib):
+    return f"{kib / 1024:.0f} MiB"
+
+
+def ratio(x):
+    return f"{x:.2f}×"
+
+
+def main():
+    out, events, duration, connections, repeats = sys.argv[1:6]
+    figures = results(out)
+    lines = [f"Machine: {machine()}", ""]
+
+    servers = {name: wrk(os.path.join(out, f"wrk-{name}.txt")) for name in ("pipec", "bare", "flask")}
+    pipec = servers["pipec"]
+    lines += [
+        f"### Ingest: `wrk -t2 -c{connections} -d{duration}s --latency` on GET /purchase_a_sword",
+        "",
+        "| server | requests/s | p50 | p99 | non-2xx | socket errors |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    labels = {
+        "pipec": "pipec, real Kafka, answers after acks=all",
+        "bare": "bare axum handler, no Kafka",
+        "flask": "seed: Flask + kafka-python, gunicorn -w 2",
+    }
+    for name, run in servers.items():
+        lines.append(
+            f"| {labels[name]} | {run['rps']:,.0f} | {run['p50']:.2f} ms | {run['p99']:.2f} ms "
+            f"| {run['non2xx']} | {run['socket_errors']} |"
+        )
+    lines += [
+        "",
+        f"- pipec / bare: **{ratio(pipec['rps'] / servers['bare']['rps'])}** requests/s; "
+        f"pipec / Flask: **{ratio(pipec['rps'] / servers['flask']['rps'])}** requests/s.",
+        f"- Events in the topic afterwards: pipec {figures[('ingest', 'pipec_topic_events')]:,.0f} "
+        f"for {answered(out, 'pipec'):,} answers 2xx (warm-up included); "
+        f"Flask {figures[('ingest', 'flask_topic_events')]:,.0f} for {answered(out, 'flask'):,}.",
+        f"- Peak RSS of pipec: **{mib(figures[('ingest', 'pipec_peak_rss_kib')])}**.",
+        "",
+    ]
+
+    n = figures[("parquet", "events")]
+    pipec_rate = n / figures[("parquet", "pipec_seconds")]
+    rows = [
+        ("pipec `run --once`, real Kafka (process start to exit)", figures[("parquet", "pipec_seconds")]),
+        ("seed: Spark Structured Streaming, availableNow (whole job, JVM included)", figures[("parquet", "spark_seconds")]),
+        ("seed: the same Spark job, from its streams' start", figures[("parquet", "spark_streaming_seconds")]),
+        ("limit: arrow-json → Parquet from memory, no Kafka", figures[("parquet", "limit_seconds")]),
+    ]
+    lines += [
+        f"### Topic → Parquet: {n:,.0f} seed-shaped events, "
+        f"{figures[('parquet', 'expected_sword_purchases')]:,.0f} sword purchases and "
+        f"{figures[('parquet', 'expected_guild_joins')]:,.0f} guild joins",
+        "",
+        "| run | seconds | events/s | pipec / this |",
+        "|---|---:|---:|---:|",
+    ]
+    for label, seconds in rows:
+        lines.append(f"| {label} | {seconds:.1f} | {n / seconds:,.0f} | {ratio(pipec_rate / (n / seconds))} |")
+    lines += [
+        "",
+        f"- Every run's two tables hold exactly the expected rows (counted by DuckDB).",
+        f"- Preloading the topic with kcat took {figures[('parquet', 'preload_seconds')]:.1f} s.",
+        f"- Peak RSS of pipec: **{mib(figures[('parquet', 'pipec_peak_rss_kib')])}**.",
+        "",
+    ]
+
+    engines = {e: json.load(open(os.path.join(out, f"query-{e}.json"))) for e in ("pipec", "duckdb", "spark")}
+    lines += [
+        f"### Query: the seed's four queries over {figures[('query', 'rows')]:,.0f} rows "
+        f"(median of {repeats} runs)",
+        "",
+        "| query | pipec | DuckDB | Spark SQL | DuckDB time / pipec time | Spark time / pipec time | same rows |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    agree_all = True
+    totals = {e: 0.0 for e in engines}
+    for i, query in enumerate(engines["pipec"]["queries"]):
+        median = {e: statistics.median(engines[e]["queries"][i]["seconds"]) for e in engines}
+        for e in engines:
+            totals[e] += median[e]
+        agree = all(engines[e]["queries"][i]["rows"] == query["rows"] for e in engines)
+        agree_all &= agree
+        lines.append(
+            f"| {i + 1}. `{query['sql'][:60]}{'…' if len(query['sql']) > 60 else ''}` "
+            f"| {median['pipec']:.2f} s | {median['duckdb']:.2f} s | {median['spark']:.2f} s "
+            f"| {ratio(median['duckdb'] / median['pipec'])} | {ratio(median['spark'] / median['pipec'])} "
+            f"| {'yes' if agree else '**NO**'} |"
+        )
+    lines += [
+        f"| all four | {totals['pipec']:.2f} s | {totals['duckdb']:.2f} s | {totals['spark']:.2f} s "
+        f"| {ratio(totals['duckdb'] / totals['pipec'])} | {ratio(totals['spark'] / totals['pipec'])} "
+        f"| {'yes' if agree_all else '**NO**'} |",
+        "",
+        "- pipec: each run is a `pipec query` process (start and file listing included). "
+        f"DuckDB: in-process. Spark SQL: in a running session, whose start "
+        f"({engines['spark']['startup_seconds']:.1f} s with the DDL) is not counted.",
+        "",
+    ]
+    print("\n".join(lines))
+    if not agree_all:
+        print("bench/run: the engines disagree on some query's rows", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
