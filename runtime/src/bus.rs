@@ -8,7 +8,8 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{DefaultProducerContext, FutureProducer};
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// librdkafka's mock cluster: a Kafka-protocol broker inside this process,
 /// reachable on a loopback port, holding everything in memory.
@@ -144,6 +145,40 @@ impl BusSettings {
                 }
             }
         }
+        wait_until_visible(Arc::new(admin), plan).await;
         Ok(())
+    }
+}
+
+/// Waits (up to 10 s) until the broker's metadata shows every topic of the
+/// plan. The controller confirms a creation before the brokers' metadata
+/// has caught up, and until it has, clients (a sink, kcat) are told the
+/// topic does not exist: the banner's `topics` line must already be true.
+async fn wait_until_visible(admin: Arc<AdminClient<DefaultClientContext>>, plan: &Plan) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for topic in &plan.topics {
+        loop {
+            let (admin, name) = (admin.clone(), topic.name.clone());
+            let partitions = tokio::task::spawn_blocking(move || {
+                let metadata = admin
+                    .inner()
+                    .fetch_metadata(Some(&name), Duration::from_secs(2))
+                    .ok()?;
+                let topic = metadata.topics().first()?;
+                topic.error().is_none().then(|| topic.partitions().len())
+            })
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or(0);
+            if partitions > 0 {
+                break;
+            }
+            if Instant::now() >= deadline {
+                tracing::warn!(topic = %topic.name, "the topic was created but the broker does not show it yet");
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 }
