@@ -21,7 +21,8 @@ TOOLS=(
   "kcat:kcat"
   "ab:apache2-utils"
 )
-# Callers may ask for more, as "command:package" arguments (bench/run: wrk).
+# Callers may ask for more, as "command:package" arguments (bench/run: wrk
+# and GNU time, as /usr/bin/time:time).
 TOOLS+=("$@")
 
 log() { printf 'tools.sh: %s\n' "$*"; }
