@@ -325,12 +325,16 @@ impl SinkWorker {
                     break;
                 }
             }
-            let Some(Ok(message)) = self.consumer.recv().now_or_never() else {
-                // Nothing ready, or an error the next `select!` reports.
-                break;
+            let received = match self.consumer.recv().now_or_never() {
+                None => break,
+                Some(Ok(message)) => Received::of(&message),
+                Some(Err(error)) => {
+                    tracing::warn!(sink = %self.name, %error, "Kafka error; retrying");
+                    break;
+                }
             };
-            let received = Received::of(&message);
-            drop(message);
+            // As after every `select!`: a rebalance may have run in `recv`.
+            self.forget_revoked();
             self.accept(received).await?;
             taken += 1;
         }
