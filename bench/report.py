@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Renders bench/run's figures as one Markdown report (stdout).
 
-Usage: report.py OUT_DIR EVENTS DURATION CONNECTIONS REPEATS
+Usage: report.py OUT_DIR EVENTS DURATION CONNECTIONS REPEATS ROUNDS
 
 Reads OUT_DIR/results.tsv, the wrk outputs and the query JSONs. Every ratio
 is pipec's throughput over the baseline's (for queries: the baseline's time
@@ -50,13 +50,28 @@ def wrk(path):
     }
 
 
-def answered(out, name):
-    """2xx answers of the warm-up and the measured run together."""
+def answered(out, name, rounds):
+    """2xx answers of the warm-up and every measured run together."""
     total = 0
-    for suffix in ("-warmup", ""):
-        run = wrk(os.path.join(out, f"wrk-{name}{suffix}.txt"))
+    for suffix in ["warmup"] + [str(r) for r in range(1, rounds + 1)]:
+        run = wrk(os.path.join(out, f"wrk-{name}-{suffix}.txt"))
         total += run["requests"] - run["non2xx"]
     return total
+
+
+def server(out, name, rounds):
+    """A server's rounds: the median of each figure, the spread of requests/s."""
+    runs = [wrk(os.path.join(out, f"wrk-{name}-{r}.txt")) for r in range(1, rounds + 1)]
+    rps = [run["rps"] for run in runs]
+    return {
+        "rps": statistics.median(rps),
+        "rps_min": min(rps),
+        "rps_max": max(rps),
+        "p50": statistics.median(run["p50"] for run in runs),
+        "p99": statistics.median(run["p99"] for run in runs),
+        "non2xx": sum(run["non2xx"] for run in runs),
+        "socket_errors": "; ".join(sorted({run["socket_errors"] for run in runs})),
+    }
 
 
 def machine():
@@ -85,17 +100,19 @@ def ratio(x):
 
 
 def main():
-    out, events, duration, connections, repeats = sys.argv[1:6]
+    out, events, duration, connections, repeats, rounds = sys.argv[1:7]
+    rounds = int(rounds)
     figures = results(out)
     lines = [f"Machine: {machine()}", ""]
 
-    servers = {name: wrk(os.path.join(out, f"wrk-{name}.txt")) for name in ("pipec", "bare", "flask")}
+    servers = {name: server(out, name, rounds) for name in ("pipec", "bare", "flask")}
     pipec = servers["pipec"]
     lines += [
-        f"### Ingest: `wrk -t2 -c{connections} -d{duration}s --latency` on GET /purchase_a_sword",
+        f"### Ingest: `wrk -t2 -c{connections} -d{duration}s --latency` on GET /purchase_a_sword, "
+        f"{rounds} rounds taken in turns (medians)",
         "",
-        "| server | requests/s | p50 | p99 | non-2xx | socket errors |",
-        "|---|---:|---:|---:|---:|---|",
+        "| server | requests/s | lowest – highest | p50 | p99 | non-2xx | socket errors |",
+        "|---|---:|---:|---:|---:|---:|---|",
     ]
     labels = {
         "pipec": "pipec, real Kafka, answers after acks=all",
@@ -104,7 +121,8 @@ def main():
     }
     for name, run in servers.items():
         lines.append(
-            f"| {labels[name]} | {run['rps']:,.0f} | {run['p50']:.2f} ms | {run['p99']:.2f} ms "
+            f"| {labels[name]} | {run['rps']:,.0f} | {run['rps_min']:,.0f} – {run['rps_max']:,.0f} "
+            f"| {run['p50']:.2f} ms | {run['p99']:.2f} ms "
             f"| {run['non2xx']} | {run['socket_errors']} |"
         )
     lines += [
@@ -112,8 +130,8 @@ def main():
         f"- pipec / bare: **{ratio(pipec['rps'] / servers['bare']['rps'])}** requests/s; "
         f"pipec / Flask: **{ratio(pipec['rps'] / servers['flask']['rps'])}** requests/s.",
         f"- Events in the topic afterwards: pipec {figures[('ingest', 'pipec_topic_events')]:,.0f} "
-        f"for {answered(out, 'pipec'):,} answers 2xx (warm-up included); "
-        f"Flask {figures[('ingest', 'flask_topic_events')]:,.0f} for {answered(out, 'flask'):,}.",
+        f"for {answered(out, 'pipec', rounds):,} answers 2xx (warm-up included); "
+        f"Flask {figures[('ingest', 'flask_topic_events')]:,.0f} for {answered(out, 'flask', rounds):,}.",
         f"- Peak RSS of pipec: **{mib(figures[('ingest', 'pipec_peak_rss_kib')])}**.",
         "",
     ]

@@ -15,6 +15,8 @@ from kafka import KafkaProducer
 
 app = Flask(__name__)
 producer = KafkaProducer(bootstrap_servers=os.environ["KAFKA_BOOTSTRAP"])
+# The seed's topic is `events`; bench/run gives this API a topic of its own.
+TOPIC = os.environ.get("KAFKA_TOPIC", "events")
 
 
 def log_to_kafka(topic, event):
@@ -25,19 +27,19 @@ def log_to_kafka(topic, event):
 @app.route("/")
 def default_response():
     default_event = {"event_type": "default"}
-    log_to_kafka("events", default_event)
+    log_to_kafka(TOPIC, default_event)
     return "This is the default response!\n"
 
 
 @app.route("/purchase_a_sword")
 def purchase_a_sword():
     purchase_sword_event = {"event_type": "purchase_sword"}
-    log_to_kafka("events", purchase_sword_event)
+    log_to_kafka(TOPIC, purchase_sword_event)
     return "Sword Purchased!\n"
 
 
 @app.route("/join_a_guild")
 def join_a_guild():
     join_guild_event = {"event_type": "join_guild"}
-    log_to_kafka("events", join_guild_event)
+    log_to_kafka(TOPIC, join_guild_event)
     return "Guild Joined!\n"
