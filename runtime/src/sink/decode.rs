@@ -173,27 +173,25 @@ impl BatchBuilder {
         }
         let mut parts = Vec::new();
         let mut rewritten = self.rewritten.drain(..).peekable();
-        for (start, chunk) in (0..self.raw.len())
-            .step_by(DECODER_BATCH)
-            .zip(self.raw.chunks(DECODER_BATCH))
-        {
-            for (index, raw) in (start..).zip(chunk) {
-                let bytes = match rewritten.next_if(|(at, _)| *at == index) {
-                    Some((_, bytes)) => std::borrow::Cow::Owned(bytes),
-                    None => std::borrow::Cow::Borrowed(raw.as_bytes()),
-                };
-                // One whole object per call, at most DECODER_BATCH per
-                // flush: the decoder takes all of it.
-                let read = self.decoder.decode(&bytes)?;
-                if read != bytes.len() {
-                    return Err(ArrowError::JsonError(format!(
-                        "arrow-json read {read} of the {} bytes of an accepted event",
-                        bytes.len()
-                    )));
-                }
+        for (index, raw) in self.raw.iter().enumerate() {
+            let bytes = match rewritten.next_if(|(at, _)| *at == index) {
+                Some((_, bytes)) => std::borrow::Cow::Owned(bytes),
+                None => std::borrow::Cow::Borrowed(raw.as_bytes()),
+            };
+            // One whole object per call, at most DECODER_BATCH per flush:
+            // the decoder takes all of it.
+            let read = self.decoder.decode(&bytes)?;
+            if read != bytes.len() {
+                return Err(ArrowError::JsonError(format!(
+                    "arrow-json read {read} of the {} bytes of an accepted event",
+                    bytes.len()
+                )));
             }
-            parts.extend(self.decoder.flush()?);
+            if (index + 1) % DECODER_BATCH == 0 {
+                parts.extend(self.decoder.flush()?);
+            }
         }
+        parts.extend(self.decoder.flush()?);
         let decoded = match parts.as_slice() {
             [one] => one.clone(),
             _ => arrow::compute::concat_batches(&parts[0].schema(), &parts)?,

@@ -314,10 +314,12 @@ impl SinkWorker {
     ) -> Result<u64, SinkError> {
         /// Bounds the time away from the stop command and the clock.
         const READY_BATCH: u64 = 512;
+        // Read once: a batch lasts far less than any interval trigger.
+        let since_last_write = last_write.elapsed();
         let mut taken = 0;
         while taken < READY_BATCH {
             let (messages, rows) = self.buffered();
-            if self.policy.due(messages, rows, last_write.elapsed()) {
+            if self.policy.due(messages, rows, since_last_write) {
                 break;
             }
             if let Some(end) = end {

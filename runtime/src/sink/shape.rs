@@ -86,12 +86,7 @@ impl<'de> Deserialize<'de> for Object<'de> {
 
 impl<'de> Deserialize<'de> for Key<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer
-            .deserialize_str(TextVisitor)
-            .map(|kind| match kind {
-                Kind::Text(text) => Key(text),
-                _ => unreachable!("TextVisitor only makes text"),
-            })
+        deserializer.deserialize_str(TextVisitor).map(Key)
     }
 }
 
@@ -105,15 +100,15 @@ impl<'de> Deserialize<'de> for Kind<'de> {
 struct TextVisitor;
 
 impl<'de> Visitor<'de> for TextVisitor {
-    type Value = Kind<'de>;
+    type Value = Cow<'de, str>;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a string")
     }
     fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Self::Value, E> {
-        Ok(Kind::Text(Cow::Borrowed(text)))
+        Ok(Cow::Borrowed(text))
     }
     fn visit_str<E>(self, text: &str) -> Result<Self::Value, E> {
-        Ok(Kind::Text(Cow::Owned(text.to_string())))
+        Ok(Cow::Owned(text.to_string()))
     }
 }
 
