@@ -55,10 +55,11 @@ pub fn run(args: QueryArgs) -> Outcome {
         Err(error) => return fail(&format!("cannot start the async runtime: {error}")),
     };
     runtime.block_on(async move {
-        let (ctx, _) = match pipec_runtime::catalog::session(&plan, &data_dir).await {
+        let (ctx, tables) = match pipec_runtime::catalog::session(&plan, &data_dir).await {
             Ok(session) => session,
             Err(error) => return fail(&format!("cannot open the tables: {error}")),
         };
+        warn_if_no_files(&plan, &tables, &data_dir);
         match sql_text {
             Some(text) => match sql::run(&ctx, &text, QueryLimits::CLI).await {
                 Ok(results) => print_results(&results, args.format),
@@ -68,6 +69,51 @@ pub fn run(args: QueryArgs) -> Outcome {
                 }
             },
             None => interactive(&ctx, args.format).await,
+        }
+    })
+}
+
+/// An empty answer over a data directory that holds nothing is most often
+/// a wrong `--data-dir`: when no local table has a file, say so on stderr,
+/// and where pipec looked.
+fn warn_if_no_files(
+    plan: &pipec_compiler::Plan,
+    tables: &[pipec_runtime::catalog::CatalogTable],
+    data_dir: &std::path::Path,
+) {
+    let dead = &plan.dead_letters;
+    let local: Vec<(&pipec_runtime::catalog::CatalogTable, &str)> = tables
+        .iter()
+        .filter(|t| !(t.database == dead.database && t.name == dead.table))
+        .filter_map(|t| t.location.strip_prefix("file://").map(|path| (t, path)))
+        .collect();
+    if local.is_empty() || local.iter().any(|(_, path)| has_parquet(path)) {
+        return;
+    }
+    eprintln!(
+        "warning: no Parquet files found for any table (data directory {})",
+        data_dir.display()
+    );
+    for (table, path) in &local {
+        eprintln!("  {}.{}: looked in {path}", table.database, table.name);
+    }
+    eprintln!("  is this where `pipec run` wrote? pass its `--data-dir` (or set PIPEC_DATA_DIR)");
+}
+
+/// Whether a directory holds a `.parquet` file at any depth.
+fn has_parquet(directory: &str) -> bool {
+    let Ok(entries) = std::fs::read_dir(directory) else {
+        return false;
+    };
+    entries.flatten().any(|entry| {
+        let path = entry.path();
+        if path.is_dir() {
+            has_parquet(&path.to_string_lossy())
+        } else {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            // Hidden files are writes not yet committed: readers skip them.
+            !name.starts_with('.') && !name.starts_with('_') && name.ends_with(".parquet")
         }
     })
 }
@@ -93,17 +139,21 @@ fn print_results(results: &[QueryResult], format: Format) -> Outcome {
     Outcome::Success
 }
 
-/// The error, and for a parse error the statement with a caret under it.
+/// The error, as `pipec check` shows one: where it is (`query:LINE:COL`),
+/// the line with a caret under the spot, and help.
 fn print_query_error(sql_text: &str, error: &QueryError) {
     eprintln!("error: {error}");
-    if let QueryError::Invalid {
-        position: Some((line, column)),
-        ..
-    } = error
-    {
-        if let Some(text) = sql_text.lines().nth(line.saturating_sub(1)) {
-            eprintln!("  | {text}");
-            eprintln!("  | {}^", " ".repeat(column.saturating_sub(1)));
+    if let QueryError::Invalid { position, help, .. } = error {
+        if let Some((line, column)) = position {
+            if let Some(text) = sql_text.lines().nth(line.saturating_sub(1)) {
+                eprintln!("  --> query:{line}:{column}");
+                eprintln!("   |");
+                eprintln!("   | {text}");
+                eprintln!("   | {}^", " ".repeat(column.saturating_sub(1)));
+            }
+        }
+        if let Some(help) = help {
+            eprintln!("   = help: {help}");
         }
     }
 }

@@ -64,6 +64,17 @@ pub enum KafkaStmt {
 pub struct SchemaDecl {
     pub name: Name,
     pub fields: Vec<FieldDecl>,
+    /// Each `extra fields reject|keep` written, so the checker can say "set twice".
+    pub extra_fields: Vec<Spanned<ExtraFields>>,
+}
+
+/// What happens to the keys of an event that its schema does not name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExtraFields {
+    /// Kept in `raw_event` only (the default).
+    Keep,
+    /// The event is refused: a 400 from the API, a dead letter in a sink.
+    Reject,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -144,6 +155,11 @@ pub enum SinkStmt {
     Trigger(TriggerSpec),
     Compression(Name),
     Partition(PartitionSpec),
+    /// `metadata timestamp as kafka_time`
+    Metadata {
+        column: Name,
+        alias: Name,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -265,6 +281,11 @@ pub enum BinaryOp {
     GtEq,
     /// `=` where a comparison was meant; always an error, kept to explain it.
     SingleEq,
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
 }
 
 impl BinaryOp {
@@ -279,7 +300,19 @@ impl BinaryOp {
             BinaryOp::Gt => ">",
             BinaryOp::GtEq => ">=",
             BinaryOp::SingleEq => "=",
+            BinaryOp::Add => "+",
+            BinaryOp::Sub => "-",
+            BinaryOp::Mul => "*",
+            BinaryOp::Div => "/",
+            BinaryOp::Mod => "%",
         }
+    }
+
+    pub fn is_arithmetic(self) -> bool {
+        matches!(
+            self,
+            BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod
+        )
     }
 }
 

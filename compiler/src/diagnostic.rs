@@ -75,6 +75,9 @@ pub enum Code {
     CaseClash,
     /// `properties { "parquet.compress" = "GZIP" }` on a snappy sink
     PropertyConflict,
+    /// a field named `timestamp` in a sink that keeps the metadata column
+    /// `timestamp` (without `metadata timestamp as kafka_time`)
+    MetadataClash,
     /// `path "${DATA_ROOT}/x"` with `DATA_ROOT` unset and no default
     UnsetVariable,
     /// `topic "my topic"`-like names Kafka rejects, or `partitions 0`
@@ -116,6 +119,7 @@ impl Code {
         Code::HiveIdentifier,
         Code::CaseClash,
         Code::PropertyConflict,
+        Code::MetadataClash,
         Code::UnsetVariable,
         Code::BadTopic,
         Code::UnsatisfiableFilter,
@@ -154,6 +158,7 @@ impl Code {
             HiveIdentifier => "E0503",
             CaseClash => "E0504",
             PropertyConflict => "E0505",
+            MetadataClash => "E0506",
             UnsetVariable => "E0601",
             BadTopic => "E0602",
             UnsatisfiableFilter => "W0001",

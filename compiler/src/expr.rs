@@ -37,6 +37,28 @@ pub enum TypedExpr {
         function: Function,
         args: Vec<TypedExpr>,
     },
+    /// Numbers only. Division and remainder by zero are null, as in Hive
+    /// and Spark, so a filter never fails on one event.
+    Arithmetic {
+        op: ArithmeticOp,
+        lhs: Box<TypedExpr>,
+        rhs: Box<TypedExpr>,
+        /// Int when both sides are ints (except for `/`), else float.
+        #[serde(rename = "type")]
+        data_type: DataType,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArithmeticOp {
+    Add,
+    Sub,
+    Mul,
+    /// Always divides as floats: `7 / 2` is `3.5`.
+    Div,
+    /// The remainder, with the sign of the dividend (as in SQL).
+    Mod,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -133,6 +155,7 @@ impl TypedExpr {
             TypedExpr::Literal(value) => value_type(value).unwrap_or(DataType::String),
             TypedExpr::Column { data_type, .. } => *data_type,
             TypedExpr::Call { function, .. } => function.returns(),
+            TypedExpr::Arithmetic { data_type, .. } => *data_type,
             _ => DataType::Bool,
         }
     }

@@ -161,6 +161,10 @@ impl KafkaOption {
 pub struct Schema {
     pub name: String,
     pub fields: Vec<Field>,
+    /// `extra fields reject`: an event with a key no field names is refused
+    /// (400 from the API, a dead letter in a sink) instead of keeping the
+    /// key in `raw_event` only.
+    pub reject_extra_fields: bool,
 }
 
 impl Schema {
@@ -299,6 +303,40 @@ pub struct Sink {
     pub trigger: Trigger,
     pub compression: Compression,
     pub partitioning: Option<Partitioning>,
+    /// What this sink calls its metadata columns.
+    pub metadata: MetadataNames,
+}
+
+/// The column names of a sink's metadata columns: the seed's `raw_event` and
+/// `timestamp` unless the sink renames them (`metadata timestamp as
+/// kafka_time`), which it must when its schema has a field of that name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MetadataNames {
+    pub raw_event: String,
+    pub timestamp: String,
+}
+
+impl Default for MetadataNames {
+    fn default() -> Self {
+        MetadataNames {
+            raw_event: METADATA_COLUMNS[0].0.to_string(),
+            timestamp: METADATA_COLUMNS[1].0.to_string(),
+        }
+    }
+}
+
+impl MetadataNames {
+    /// Each metadata column: its name in this sink, its type and its source.
+    pub fn columns(&self) -> [(&str, DataType, ColumnSource); 2] {
+        [
+            (&self.raw_event, DataType::String, ColumnSource::RawEvent),
+            (
+                &self.timestamp,
+                DataType::Timestamp,
+                ColumnSource::KafkaTimestamp,
+            ),
+        ]
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -321,7 +359,8 @@ pub enum ColumnSource {
     Field(String),
 }
 
-/// The columns every sink can select besides its schema's fields.
+/// The columns every sink can select besides its schema's fields, by the
+/// names they have unless the sink renames them.
 pub const METADATA_COLUMNS: [(&str, DataType); 2] = [
     ("raw_event", DataType::String),
     ("timestamp", DataType::Timestamp),
@@ -441,6 +480,32 @@ pub struct TableColumn {
     #[serde(rename = "type")]
     pub data_type: DataType,
 }
+
+/// A column type, including those only the dead-letter table has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnType {
+    Data(DataType),
+    Binary,
+    Int32,
+}
+
+/// The dead-letter table's file columns, in order, with whether each may be
+/// null: the one definition the sinks' writer, the catalog and the DDL use.
+/// `raw` keeps the exact bytes; `raw_text` is the same as text, with
+/// invalid UTF-8 replaced, so `select reason, raw_text` always works.
+pub const DEAD_LETTER_COLUMNS: [(&str, ColumnType, bool); 7] = [
+    ("raw", ColumnType::Binary, true),
+    ("raw_text", ColumnType::Data(DataType::String), true),
+    ("reason", ColumnType::Data(DataType::String), false),
+    ("topic", ColumnType::Data(DataType::String), false),
+    ("kafka_partition", ColumnType::Int32, false),
+    ("kafka_offset", ColumnType::Data(DataType::Int), false),
+    ("timestamp", ColumnType::Data(DataType::Timestamp), false),
+];
+
+/// The dead-letter table's partition column: one directory per sink, since
+/// each sink keeps its own dead letters.
+pub const DEAD_LETTER_PARTITION: &str = "sink";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct DeadLetters {

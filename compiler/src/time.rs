@@ -1,7 +1,10 @@
 //! RFC 3339 timestamps in filters and literals, without a date library.
 
 /// Microseconds since the Unix epoch for `2020-08-02`, `2020-08-02T22:49:11Z`
-/// or `2020-08-02T22:49:11.123+02:00` (a space may replace the `T`).
+/// or `2020-08-02T22:49:11.123+02:00` (a space may replace the `T`). A date
+/// alone is midnight UTC, and a time without an offset is UTC, as Hive,
+/// Spark and Trino read one in a UTC session. Numbers are no times here:
+/// seconds or milliseconds since the epoch cannot be told apart.
 pub fn parse_timestamp(text: &str) -> Option<i64> {
     let bytes = text.as_bytes();
     let number = |range: std::ops::Range<usize>| -> Option<i64> {
@@ -28,7 +31,9 @@ pub fn parse_timestamp(text: &str) -> Option<i64> {
         return None;
     }
     let (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
-    if hour > 23 || minute > 59 || second > 60 {
+    // No leap second: Arrow's parser, which decodes the same text in the
+    // sinks, refuses `:60`, and both must agree on what is a time.
+    if hour > 23 || minute > 59 || second > 59 {
         return None;
     }
     micros += ((hour * 60 + minute) * 60 + second) * 1_000_000;
@@ -46,7 +51,7 @@ pub fn parse_timestamp(text: &str) -> Option<i64> {
         rest = &fraction[digits..];
     }
     match rest {
-        "Z" | "z" => Some(micros),
+        "Z" | "z" | "" => Some(micros),
         _ => {
             let sign = match rest.as_bytes().first()? {
                 b'+' => 1,
@@ -139,6 +144,15 @@ mod tests {
             Some(1_596_408_551_500_000 - 3_600_000_000)
         );
         assert_eq!(parse_timestamp("2000-02-29"), Some(951_782_400_000_000));
+        assert_eq!(
+            parse_timestamp("2020-08-02 22:49:11"),
+            Some(1_596_408_551_000_000),
+            "no offset: UTC"
+        );
+        assert_eq!(
+            parse_timestamp("2020-08-02T22:49:11.25"),
+            Some(1_596_408_551_250_000)
+        );
     }
 
     #[test]
@@ -168,7 +182,10 @@ mod tests {
             "2020-13-01",
             "2021-02-29",
             "2020-08-02T25:00:00Z",
-            "2020-08-02T22:49:11",
+            "2020-08-02T23:59:60Z",
+            "2020-08-02T22:49",
+            "2020-08-02T22:49:11+0100",
+            "1596408551",
             "yesterday",
         ] {
             assert_eq!(parse_timestamp(bad), None, "{bad}");

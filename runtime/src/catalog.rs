@@ -7,8 +7,8 @@
 //! that names its columns in lower case (`host`), which is what unquoted SQL
 //! identifiers become.
 
-use crate::sink::decode::{arrow_type, dead_letter_schema, full_schema};
-use arrow::datatypes::{DataType as ArrowType, Field, Schema as ArrowSchema, SchemaRef};
+use crate::sink::decode::{arrow_type, dead_letter_schema, file_schema};
+use arrow::datatypes::{DataType as ArrowType, SchemaRef};
 use datafusion::catalog::MemorySchemaProvider;
 use datafusion::common::{Column, TableReference};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
@@ -18,13 +18,13 @@ use datafusion::datasource::listing::{
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{col, Expr};
 use datafusion::prelude::{SessionConfig, SessionContext};
-use pipec_compiler::plan::{Location, Plan, Sink};
+use pipec_compiler::plan::{Location, Plan, Sink, DEAD_LETTER_PARTITION};
 use std::path::Path;
 use std::sync::Arc;
 
-const CATALOG: &str = "pipec";
+pub(crate) const CATALOG: &str = "pipec";
 /// Where the raw listing tables live, under the views users query.
-const FILES_SCHEMA: &str = "pipec_files";
+pub(crate) const FILES_SCHEMA: &str = "pipec_files";
 
 /// A table as SQL sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,16 +44,9 @@ pub async fn session(plan: &Plan, data_dir: &Path) -> Result<(SessionContext, Ve
     for table in &plan.tables {
         let sink = plan.sink(&table.sink);
         let columns: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
-        let registered = register_sink_table(
-            &ctx,
-            plan,
-            sink,
-            &table.database,
-            &table.name,
-            &columns,
-            data_dir,
-        )
-        .await?;
+        let registered =
+            register_sink_table(&ctx, sink, &table.database, &table.name, &columns, data_dir)
+                .await?;
         tables.push(registered);
     }
     let with_table: Vec<usize> = plan.tables.iter().map(|t| t.sink.index()).collect();
@@ -63,8 +56,7 @@ pub async fn session(plan: &Plan, data_dir: &Path) -> Result<(SessionContext, Ve
         }
         let columns: Vec<&str> = sink.columns.iter().map(|c| c.name.as_str()).collect();
         tables.push(
-            register_sink_table(&ctx, plan, sink, "default", &sink.name, &columns, data_dir)
-                .await?,
+            register_sink_table(&ctx, sink, "default", &sink.name, &columns, data_dir).await?,
         );
     }
     let dead = &plan.dead_letters;
@@ -82,7 +74,7 @@ pub async fn session(plan: &Plan, data_dir: &Path) -> Result<(SessionContext, Ve
         &url,
         dead_letter_schema(),
         &names,
-        Some(("sink", ArrowType::Utf8)),
+        Some((DEAD_LETTER_PARTITION, ArrowType::Utf8)),
     )
     .await?;
     tables.push(CatalogTable {
@@ -95,21 +87,13 @@ pub async fn session(plan: &Plan, data_dir: &Path) -> Result<(SessionContext, Ve
 
 async fn register_sink_table(
     ctx: &SessionContext,
-    plan: &Plan,
     sink: &Sink,
     database: &str,
     name: &str,
     columns: &[&str],
     data_dir: &Path,
 ) -> Result<CatalogTable> {
-    let schema = plan.topic_schema(plan.topic(&sink.topic));
-    let full = full_schema(schema);
-    let file_schema: SchemaRef = Arc::new(ArrowSchema::new(
-        sink.columns
-            .iter()
-            .map(|c| full.field_with_name(&c.name).cloned())
-            .collect::<std::result::Result<Vec<Field>, _>>()?,
-    ));
+    let file_schema = file_schema(sink);
     let partition = sink.partitioning.as_ref().map(|p| {
         let (column, data_type) = p.column();
         (column.to_string(), arrow_type(data_type))

@@ -15,6 +15,9 @@ use serde_json::{Map, Value as Json};
 pub struct RequestParts<'a> {
     /// Header names as received (any case) with their values.
     pub headers: Vec<(&'a str, String)>,
+    /// Headers whose value is not UTF-8 text: refused if the event would
+    /// copy them, rather than stored with replacement characters.
+    pub non_utf8_headers: Vec<&'a str>,
     /// Decoded query parameters, in order.
     pub query: Vec<(String, String)>,
     /// The body of an endpoint that reads one.
@@ -49,6 +52,14 @@ pub enum RequestError {
     },
     #[error("{}required field `{field}` is missing", at(*.index))]
     MissingField { index: Option<usize>, field: String },
+    #[error("{}field `{field}` is not in schema `{schema}`, which takes no other fields", at(*.index))]
+    ExtraField {
+        index: Option<usize>,
+        field: String,
+        schema: String,
+    },
+    #[error("header `{name}` is not valid UTF-8 text")]
+    NonUtf8Header { name: String },
     #[error("required {what} `{name}` is missing")]
     MissingInput { what: &'static str, name: String },
     #[error("{what} `{name}` must be {expected}, not {value:?}")]
@@ -74,6 +85,8 @@ impl RequestError {
             RequestError::EmptyBatch => "empty_batch",
             RequestError::WrongType { .. } => "wrong_type",
             RequestError::MissingField { .. } => "missing_field",
+            RequestError::ExtraField { .. } => "extra_field",
+            RequestError::NonUtf8Header { .. } => "invalid_header",
             RequestError::MissingInput { .. } => "missing_input",
             RequestError::BadInput { .. } => "bad_input",
         }
@@ -88,6 +101,7 @@ pub fn build_events(
     request: &RequestParts,
     new_id: &mut dyn FnMut() -> String,
 ) -> Result<Vec<Event>, RequestError> {
+    refuse_non_utf8_headers(endpoint, request)?;
     let base = captured_headers(&endpoint.headers, schema, &request.headers)?;
     let bodies: Vec<BodyObject> = if endpoint.json_body {
         body_objects(request.body.unwrap_or_default(), schema)?
@@ -123,6 +137,45 @@ pub fn build_events(
     Ok(events)
 }
 
+/// Headers about the connection or the message framing, not the client's
+/// data (RFC 9110 §7.6.1), and credentials: `headers all` leaves them out.
+const NOT_COPIED_BY_ALL: [&str; 10] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "content-length",
+    "authorization",
+    "proxy-authorization",
+];
+
+/// A header the event would take whose value is not text is the client's
+/// mistake: 400 with its name, never a value with replacement characters.
+fn refuse_non_utf8_headers(
+    endpoint: &Endpoint,
+    request: &RequestParts,
+) -> Result<(), RequestError> {
+    for name in &request.non_utf8_headers {
+        let copied = match &endpoint.headers {
+            HeaderCapture::None => false,
+            HeaderCapture::All => !NOT_COPIED_BY_ALL.contains(&name.to_ascii_lowercase().as_str()),
+            HeaderCapture::Named(names) => names.iter().any(|n| n.eq_ignore_ascii_case(name)),
+        };
+        let set = endpoint.fields.iter().any(|a| {
+            matches!(&a.value, ValueSource::Header(header) if header.eq_ignore_ascii_case(name))
+        });
+        if copied || set {
+            return Err(RequestError::NonUtf8Header {
+                name: name.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// `User-Agent` for `user-agent`: the names Flask (Werkzeug) gave the seed's
 /// events, and the keys schemas use for header fields.
 pub fn canonical_header_name(name: &str) -> String {
@@ -155,6 +208,9 @@ fn captured_headers(
     let mut out = Map::new();
     let wanted = |name: &str| match capture {
         HeaderCapture::None => None,
+        HeaderCapture::All if NOT_COPIED_BY_ALL.contains(&name.to_ascii_lowercase().as_str()) => {
+            None
+        }
         HeaderCapture::All => Some(canonical_header_name(name)),
         HeaderCapture::Named(names) => names.iter().find(|n| n.eq_ignore_ascii_case(name)).cloned(),
     };
@@ -209,6 +265,18 @@ fn body_objects(body: &[u8], schema: &Schema) -> Result<Vec<BodyObject>, Request
             let Json::Object(mut object) = value else {
                 return Err(RequestError::NotAnObject { index });
             };
+            if schema.reject_extra_fields {
+                if let Some(extra) = object
+                    .keys()
+                    .find(|key| !schema.fields.iter().any(|f| &f.key == *key))
+                {
+                    return Err(RequestError::ExtraField {
+                        index,
+                        field: extra.clone(),
+                        schema: schema.name.clone(),
+                    });
+                }
+            }
             for field in &schema.fields {
                 if let Some(value) = object.get_mut(&field.key) {
                     *value = from_json(field, std::mem::take(value), index)?;
@@ -253,7 +321,9 @@ fn expected(data_type: DataType) -> &'static str {
         DataType::Int => "a whole number",
         DataType::Float => "a number",
         DataType::Bool => "true or false",
-        DataType::Timestamp => "an RFC 3339 time such as \"2020-08-02T22:49:11Z\"",
+        DataType::Timestamp => {
+            "an RFC 3339 time such as \"2020-08-02T22:49:11Z\" (numbers are not read as epoch times)"
+        }
     }
 }
 

@@ -195,12 +195,55 @@ impl Checker<'_> {
             }
         }
 
+        let headers_span = headers.span();
         let headers = match headers.take() {
             None => HeaderCapture::None,
-            Some(HeaderSelection::All) => HeaderCapture::All,
+            Some(HeaderSelection::All) => {
+                if schema.reject_extra_fields {
+                    self.report(
+                        Diagnostic::new(
+                            Code::BadEndpoint,
+                            headers_span.unwrap_or(decl.span),
+                            format!(
+                                "`headers all` copies every request header into the event, but schema `{}` refuses fields it does not name",
+                                schema.name
+                            ),
+                        )
+                        .with_label("would make every event carry extra fields")
+                        .with_help("name the headers to copy, each read by a field of the schema: `headers \"Host\", \"User-Agent\"`"),
+                    );
+                }
+                HeaderCapture::All
+            }
             Some(HeaderSelection::Named(names)) => {
                 for name in names {
                     self.check_header_name(name);
+                    let read = schema
+                        .fields
+                        .iter()
+                        .any(|f| f.key.eq_ignore_ascii_case(&name.value));
+                    if schema.reject_extra_fields && !read {
+                        let column: String = name
+                            .value
+                            .chars()
+                            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                            .collect();
+                        self.report(
+                            Diagnostic::new(
+                                Code::BadEndpoint,
+                                name.span,
+                                format!(
+                                    "no field of schema `{}` reads the header `{}`, and the schema refuses extra fields",
+                                    schema.name, name.value
+                                ),
+                            )
+                            .with_label("would be an extra field in every event")
+                            .with_help(format!(
+                                "add a field for it (`{column}: string? from \"{}\"`), or leave it out",
+                                name.value
+                            )),
+                        );
+                    }
                 }
                 HeaderCapture::Named(names.iter().map(|n| n.value.clone()).collect())
             }

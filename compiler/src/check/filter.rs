@@ -4,22 +4,38 @@ use super::endpoint::article;
 use super::Checker;
 use crate::ast::{BinaryOp, Expr, ExprKind, Literal};
 use crate::diagnostic::{closest, Code, Diagnostic};
-use crate::expr::{CompareOp, Function, TypedExpr};
+use crate::expr::{ArithmeticOp, CompareOp, Function, TypedExpr};
 use crate::plan::{self, Value, METADATA_COLUMNS};
 use crate::types::DataType;
 
-/// The columns a filter can name: the metadata columns and the schema's fields.
-pub(super) fn filter_columns(schema: &plan::Schema) -> Vec<(&str, DataType)> {
-    METADATA_COLUMNS
-        .iter()
-        .map(|(name, t)| (*name, *t))
-        .chain(schema.fields.iter().map(|f| (f.name.as_str(), f.data_type)))
+/// What a sink's filter, `columns` and `partition by` can name: its metadata
+/// columns, by the names the sink gives them, and the schema's fields.
+pub(super) struct SinkColumns<'a> {
+    pub schema: &'a plan::Schema,
+    pub metadata: &'a plan::MetadataNames,
+}
+
+impl<'a> SinkColumns<'a> {
+    pub fn all(&self) -> Vec<(&'a str, DataType)> {
+        let metadata: &'a plan::MetadataNames = self.metadata;
+        [
+            (metadata.raw_event.as_str(), METADATA_COLUMNS[0].1),
+            (metadata.timestamp.as_str(), METADATA_COLUMNS[1].1),
+        ]
+        .into_iter()
+        .chain(
+            self.schema
+                .fields
+                .iter()
+                .map(|f| (f.name.as_str(), f.data_type)),
+        )
         .collect()
+    }
 }
 
 impl Checker<'_> {
     /// The typed filter, if it is a well-typed boolean expression.
-    pub(super) fn filter(&mut self, expr: &Expr, schema: &plan::Schema) -> Option<TypedExpr> {
+    pub(super) fn filter(&mut self, expr: &Expr, schema: &SinkColumns) -> Option<TypedExpr> {
         let typed = self.typed(expr, schema)?;
         if typed.data_type() != DataType::Bool {
             self.report(
@@ -42,18 +58,18 @@ impl Checker<'_> {
         Some(typed)
     }
 
-    fn typed(&mut self, expr: &Expr, schema: &plan::Schema) -> Option<TypedExpr> {
+    fn typed(&mut self, expr: &Expr, schema: &SinkColumns) -> Option<TypedExpr> {
         match &expr.node {
             ExprKind::Literal(literal) => Some(TypedExpr::Literal(literal_value(literal))),
             ExprKind::Column(name) => {
-                let columns = filter_columns(schema);
+                let columns = schema.all();
                 if let Some((column, data_type)) = columns.iter().find(|(c, _)| *c == name.text) {
                     return Some(TypedExpr::Column {
                         name: column.to_string(),
                         data_type: *data_type,
                     });
                 }
-                let help = match schema.fields.iter().find(|f| f.key == name.text) {
+                let help = match schema.schema.fields.iter().find(|f| f.key == name.text) {
                     Some(f) => Some(format!(
                         "the field reading `{}` is named `{}`",
                         f.key, f.name
@@ -67,7 +83,7 @@ impl Checker<'_> {
                         name.span,
                         format!("unknown column `{}`", name.text),
                     )
-                    .with_label(format!("schema `{}` has no such field", schema.name))
+                    .with_label(format!("schema `{}` has no such field", schema.schema.name))
                     .with_help_opt(help),
                 );
                 None
@@ -104,6 +120,9 @@ impl Checker<'_> {
                             .with_label("write `==` here"),
                         );
                         None
+                    }
+                    arithmetic if arithmetic.is_arithmetic() => {
+                        self.arithmetic(arithmetic, op.span, lhs, rhs, left, right)
                     }
                     compare => self.comparison(compare, lhs, rhs, left, right),
                 }
@@ -280,6 +299,86 @@ impl Checker<'_> {
             .with_label("not true or false"),
         );
         None
+    }
+
+    /// `+ - * / %` on numbers: int with int stays int (`/` excepted, which
+    /// always divides as floats), anything with a float is a float.
+    fn arithmetic(
+        &mut self,
+        op: BinaryOp,
+        op_span: crate::source::Span,
+        lhs: &Expr,
+        rhs: &Expr,
+        left: TypedExpr,
+        right: TypedExpr,
+    ) -> Option<TypedExpr> {
+        let arithmetic_op = match op {
+            BinaryOp::Add => ArithmeticOp::Add,
+            BinaryOp::Sub => ArithmeticOp::Sub,
+            BinaryOp::Mul => ArithmeticOp::Mul,
+            BinaryOp::Div => ArithmeticOp::Div,
+            _ => ArithmeticOp::Mod,
+        };
+        let mut ok = true;
+        for (side, typed) in [(lhs, &left), (rhs, &right)] {
+            if matches!(typed, TypedExpr::Literal(Value::Null)) {
+                self.report(
+                    Diagnostic::new(
+                        Code::TypeMismatch,
+                        side.span,
+                        "arithmetic with `null` is always null",
+                    )
+                    .with_label("null here")
+                    .with_help("test for a missing value with `is null`"),
+                );
+                ok = false;
+                continue;
+            }
+            let found = typed.data_type();
+            if !found.is_numeric() {
+                let help = match found {
+                    DataType::String => format!(
+                        "`{}` works on numbers; text has `length(...)`, `lower(...)` and the like",
+                        op.symbol()
+                    ),
+                    DataType::Timestamp => {
+                        "filters do no arithmetic on times; compare them: `timestamp >= \"2024-05-01\"`"
+                            .to_string()
+                    }
+                    _ => format!("`{}` works on int and float values", op.symbol()),
+                };
+                self.report(
+                    Diagnostic::new(
+                        Code::TypeMismatch,
+                        side.span,
+                        format!(
+                            "`{}` needs numbers, but this is {} {found}",
+                            op.symbol(),
+                            article(found)
+                        ),
+                    )
+                    .with_label(format!("{} {found}", article(found)))
+                    .with_secondary(op_span, "the operator")
+                    .with_help(help),
+                );
+                ok = false;
+            }
+        }
+        if !ok {
+            return None;
+        }
+        let both_int = left.data_type() == DataType::Int && right.data_type() == DataType::Int;
+        let data_type = if both_int && arithmetic_op != ArithmeticOp::Div {
+            DataType::Int
+        } else {
+            DataType::Float
+        };
+        Some(TypedExpr::Arithmetic {
+            op: arithmetic_op,
+            lhs: Box::new(left),
+            rhs: Box::new(right),
+            data_type,
+        })
     }
 
     fn comparison(

@@ -115,9 +115,9 @@ impl Checker<'_> {
         let Some(schema) = scope.topic_schema(sink.topic.index) else {
             return;
         };
-        let reachable = writers
-            .iter()
-            .any(|endpoint| truth(filter, &known_columns(endpoint, schema)).can_be_true);
+        let reachable = writers.iter().any(|endpoint| {
+            truth(filter, &known_columns(endpoint, schema, &sink.metadata)).can_be_true
+        });
         if reachable {
             return;
         }
@@ -209,10 +209,14 @@ fn string_comparisons(expr: &ast::Expr) -> Vec<(String, String, crate::source::S
 }
 
 /// What one endpoint is known to put in each column of its events.
-fn known_columns(endpoint: &plan::Endpoint, schema: &plan::Schema) -> BTreeMap<String, Known> {
+fn known_columns(
+    endpoint: &plan::Endpoint,
+    schema: &plan::Schema,
+    metadata: &plan::MetadataNames,
+) -> BTreeMap<String, Known> {
     let mut known = BTreeMap::new();
-    known.insert("raw_event".to_string(), Known::Anything);
-    known.insert("timestamp".to_string(), Known::Anything);
+    known.insert(metadata.raw_event.clone(), Known::Anything);
+    known.insert(metadata.timestamp.clone(), Known::Anything);
     for field in &schema.fields {
         let assigned = endpoint.fields.iter().find(|a| a.field.name == field.name);
         let value = match assigned.map(|a| &a.value) {
@@ -273,13 +277,14 @@ fn truth(expr: &TypedExpr, known: &BTreeMap<String, Known>) -> Outcomes {
             }
             Known::Anything => ANY,
         },
-        TypedExpr::Call { .. } | TypedExpr::Column { .. } | TypedExpr::Literal(_) => {
-            match value(expr, known) {
-                Known::Value(Value::Bool(b)) => Outcomes::exactly(Some(b)),
-                Known::Null => Outcomes::exactly(None),
-                _ => ANY,
-            }
-        }
+        TypedExpr::Call { .. }
+        | TypedExpr::Column { .. }
+        | TypedExpr::Literal(_)
+        | TypedExpr::Arithmetic { .. } => match value(expr, known) {
+            Known::Value(Value::Bool(b)) => Outcomes::exactly(Some(b)),
+            Known::Null => Outcomes::exactly(None),
+            _ => ANY,
+        },
     }
 }
 
@@ -314,6 +319,14 @@ fn value(expr: &TypedExpr, known: &BTreeMap<String, Known>) -> Known {
                 _ => return Known::Anything,
             };
             Known::Value(result)
+        }
+        // Null in, null out; any other value may make anything (and `/ 0` is null).
+        TypedExpr::Arithmetic { lhs, rhs, .. } => {
+            if value(lhs, known) == Known::Null || value(rhs, known) == Known::Null {
+                Known::Null
+            } else {
+                Known::Anything
+            }
         }
         _ => Known::Anything,
     }

@@ -77,9 +77,14 @@ impl Checker<'_> {
                 optional: field.optional,
             });
         }
+        let mut extra = Slot::new("extra fields");
+        for statement in &decl.extra_fields {
+            extra.set(self, statement.node, statement.span);
+        }
         plan::Schema {
             name: decl.name.text.clone(),
             fields,
+            reject_extra_fields: extra.get() == Some(&ast::ExtraFields::Reject),
         }
     }
 

@@ -1,11 +1,13 @@
 //! Sinks: the topic they read, their filter, columns, files and trigger.
 
-use super::filter::filter_columns;
+use super::filter::SinkColumns;
 use super::settings::Slot;
 use super::{Checker, Declared, Scope};
 use crate::ast::{self, Name, PartitionSpec, SinkStmt, TriggerBound, TriggerSpec};
 use crate::diagnostic::{closest, did_you_mean, Code, Diagnostic};
-use crate::plan::{self, ColumnSource, Compression, Partitioning, Ref, Trigger, METADATA_COLUMNS};
+use crate::plan::{
+    self, ColumnSource, Compression, MetadataNames, Partitioning, Ref, Trigger, METADATA_COLUMNS,
+};
 use crate::source::Span;
 use crate::types::DataType;
 
@@ -30,6 +32,8 @@ impl Checker<'_> {
         let mut trigger = Slot::new("trigger");
         let mut compression = Slot::new("compression");
         let mut partition = Slot::new("partition");
+        let mut raw_event_name = Slot::new("metadata raw_event");
+        let mut timestamp_name = Slot::new("metadata timestamp");
         for statement in &decl.statements {
             let span = statement.span;
             match &statement.node {
@@ -41,6 +45,11 @@ impl Checker<'_> {
                 SinkStmt::Trigger(t) => trigger.set(self, t, span),
                 SinkStmt::Compression(c) => compression.set(self, c, span),
                 SinkStmt::Partition(p) => partition.set(self, p, span),
+                SinkStmt::Metadata { column, alias } => match column.text.as_str() {
+                    "raw_event" => raw_event_name.set(self, alias, span),
+                    "timestamp" => timestamp_name.set(self, alias, span),
+                    _ => self.unknown_metadata_column(column),
+                },
             }
         }
         let what = format!("sink `{}`", decl.name.text);
@@ -86,17 +95,27 @@ impl Checker<'_> {
             return None;
         };
         let schema = scope.topic_schema(topic_index)?;
+        let metadata = self.metadata_names(
+            raw_event_name.get().copied(),
+            timestamp_name.get().copied(),
+            schema,
+            &decl.name,
+        )?;
+        let sink_columns = SinkColumns {
+            schema,
+            metadata: &metadata,
+        };
         let filter = match filter.get() {
-            Some(expr) => Some(self.filter(expr, schema)?),
+            Some(expr) => Some(self.filter(expr, &sink_columns)?),
             None => None,
         };
         let partitioning = match partition.get() {
-            Some(spec) => Some(self.partitioning(spec, schema)?),
+            Some(spec) => Some(self.partitioning(spec, &sink_columns)?),
             None => None,
         };
         let columns = self.sink_columns(
             columns.get().copied(),
-            schema,
+            &sink_columns,
             partitioning.as_ref(),
             decl.name.span,
         )?;
@@ -110,7 +129,111 @@ impl Checker<'_> {
             trigger: trigger?,
             compression: compression?,
             partitioning,
+            metadata,
         })
+    }
+
+    fn unknown_metadata_column(&mut self, column: &Name) {
+        let names = METADATA_COLUMNS.map(|(c, _)| c);
+        self.report(
+            Diagnostic::new(
+                Code::UnknownValue,
+                column.span,
+                format!("`{}` is not a metadata column", column.text),
+            )
+            .with_label("not `raw_event` or `timestamp`")
+            .with_help(
+                did_you_mean(&column.text, names.iter().copied()).unwrap_or_else(|| {
+                    "the metadata columns are `raw_event` (the message as text) and `timestamp` (Kafka's time)".into()
+                }),
+            ),
+        );
+    }
+
+    /// The sink's names for its metadata columns. Each must differ from
+    /// every field of the schema (in any case: engines ignore it) and from
+    /// the other, or the files would hold two columns of one name.
+    fn metadata_names(
+        &mut self,
+        raw_event: Option<&Name>,
+        timestamp: Option<&Name>,
+        schema: &plan::Schema,
+        sink_name: &Name,
+    ) -> Option<MetadataNames> {
+        let mut names = MetadataNames::default();
+        let mut ok = true;
+        for (alias, slot) in [
+            (raw_event, &mut names.raw_event),
+            (timestamp, &mut names.timestamp),
+        ] {
+            if let Some(alias) = alias {
+                self.check_hive_name(alias, "column", false);
+                *slot = alias.text.clone();
+            }
+        }
+        if names.raw_event.eq_ignore_ascii_case(&names.timestamp) {
+            let span = raw_event.or(timestamp).map_or(sink_name.span, |n| n.span);
+            self.report(
+                Diagnostic::new(
+                    Code::MetadataClash,
+                    span,
+                    format!("both metadata columns would be named `{}`", names.timestamp),
+                )
+                .with_label("the same name as the other metadata column")
+                .with_help("give each metadata column a name of its own"),
+            );
+            return None;
+        }
+        let each = [
+            (
+                "raw_event",
+                &names.raw_event,
+                raw_event,
+                "the message as text",
+                "raw_message",
+            ),
+            (
+                "timestamp",
+                &names.timestamp,
+                timestamp,
+                "the Kafka time",
+                "kafka_time",
+            ),
+        ];
+        for (original, metadata, alias, what, suggestion) in each {
+            let Some(field) = schema
+                .fields
+                .iter()
+                .find(|f| f.name.eq_ignore_ascii_case(metadata))
+            else {
+                continue;
+            };
+            let diagnostic = match alias {
+                Some(alias) => Diagnostic::new(
+                    Code::MetadataClash,
+                    alias.span,
+                    format!(
+                        "the metadata column `{}` clashes with the field `{}` of schema `{}`",
+                        alias.text, field.name, schema.name
+                    ),
+                )
+                .with_label(format!("{what}, named like a field")),
+                None => Diagnostic::new(
+                    Code::MetadataClash,
+                    sink_name.span,
+                    format!(
+                        "schema `{}` has a field `{}`, and this sink also writes `{metadata}` ({what})",
+                        schema.name, field.name
+                    ),
+                )
+                .with_label(format!("this sink would write two columns named `{metadata}`")),
+            };
+            self.report(diagnostic.with_help(format!(
+                "name the metadata column otherwise in the sink: `metadata {original} as {suggestion}`"
+            )));
+            ok = false;
+        }
+        ok.then_some(names)
     }
 
     fn trigger(&mut self, spec: &TriggerSpec, span: Span) -> Option<Trigger> {
@@ -214,9 +337,10 @@ impl Checker<'_> {
     fn partitioning(
         &mut self,
         spec: &PartitionSpec,
-        schema: &plan::Schema,
+        sink_columns: &SinkColumns,
     ) -> Option<Partitioning> {
-        let columns = filter_columns(schema);
+        let schema = sink_columns.schema;
+        let columns = sink_columns.all();
         let lookup = |name: &Name| {
             columns
                 .iter()
@@ -248,7 +372,8 @@ impl Checker<'_> {
                     }
                     Some(t) => t,
                 };
-                if METADATA_COLUMNS.iter().any(|(c, _)| *c == name.text)
+                if name.text == sink_columns.metadata.raw_event
+                    || name.text == sink_columns.metadata.timestamp
                     || matches!(data_type, DataType::Float | DataType::Timestamp)
                 {
                     let help = if data_type == DataType::Timestamp {
@@ -287,10 +412,17 @@ impl Checker<'_> {
                             Diagnostic::new(
                                 Code::BadPartition,
                                 column.span,
-                                format!("`date()` takes a timestamp, but `{}` is {} {other}", column.text, super::endpoint::article(other)),
+                                format!(
+                                    "`date()` takes a timestamp, but `{}` is {} {other}",
+                                    column.text,
+                                    super::endpoint::article(other)
+                                ),
                             )
                             .with_label("not a timestamp")
-                            .with_help("`timestamp` (the Kafka time) is always there: `partition by date(timestamp)`"),
+                            .with_help(format!(
+                                "`{0}` (the Kafka time) is always there: `partition by date({0})`",
+                                sink_columns.metadata.timestamp
+                            )),
                         );
                         return None;
                     }
@@ -330,23 +462,21 @@ impl Checker<'_> {
     fn sink_columns(
         &mut self,
         listed: Option<&Vec<Name>>,
-        schema: &plan::Schema,
+        sink_columns: &SinkColumns,
         partitioning: Option<&Partitioning>,
         sink_span: Span,
     ) -> Option<Vec<plan::Column>> {
+        let schema = sink_columns.schema;
+        let metadata_columns = sink_columns.metadata.columns();
         let metadata = |name: &str| {
-            METADATA_COLUMNS
+            metadata_columns
                 .iter()
-                .find(|(c, _)| *c == name)
-                .map(|(c, t)| plan::Column {
+                .find(|(c, _, _)| *c == name)
+                .map(|(c, t, source)| plan::Column {
                     name: c.to_string(),
                     data_type: *t,
                     nullable: false,
-                    source: if *c == "raw_event" {
-                        ColumnSource::RawEvent
-                    } else {
-                        ColumnSource::KafkaTimestamp
-                    },
+                    source: source.clone(),
                 })
         };
         let field = |f: &plan::Field| plan::Column {
@@ -360,7 +490,7 @@ impl Checker<'_> {
         let mut ok = true;
         match listed {
             None => {
-                for (name, _) in METADATA_COLUMNS {
+                for (name, _, _) in &metadata_columns {
                     out.extend(metadata(name).map(|c| (c, None)));
                 }
                 out.extend(schema.fields.iter().map(|f| (field(f), None)));
@@ -389,7 +519,7 @@ impl Checker<'_> {
                     match column {
                         Some(column) => out.push((column, Some(name.span))),
                         None => {
-                            let known = filter_columns(schema);
+                            let known = sink_columns.all();
                             let help = match schema.fields.iter().find(|f| f.key == name.text) {
                                 Some(f) => Some(format!(
                                     "the field reading `{}` is named `{}`",
@@ -405,7 +535,9 @@ impl Checker<'_> {
                                     format!("unknown column `{}`", name.text),
                                 )
                                 .with_label(format!(
-                                    "not `raw_event`, `timestamp` or a field of `{}`",
+                                    "not `{}`, `{}` or a field of `{}`",
+                                    sink_columns.metadata.raw_event,
+                                    sink_columns.metadata.timestamp,
                                     schema.name
                                 ))
                                 .with_help_opt(help),

@@ -28,6 +28,13 @@ pub fn type_name(column_type: ColumnType) -> &'static str {
     }
 }
 
+/// `CREATE DATABASE IF NOT EXISTS`, for any database but Hive's own
+/// `default` (Hive and Spark both accept this form).
+pub fn database(database: &str) -> Option<String> {
+    (!database.eq_ignore_ascii_case("default"))
+        .then(|| format!("CREATE DATABASE IF NOT EXISTS {};\n", identifier(database)))
+}
+
 pub fn qualified(table: &TableDdl) -> String {
     format!(
         "{}.{}",

@@ -6,7 +6,8 @@ mod hive;
 mod spark;
 mod trino;
 
-use crate::plan::{Location, Plan, Table};
+pub use crate::plan::ColumnType;
+use crate::plan::{Location, Plan, Table, DEAD_LETTER_COLUMNS, DEAD_LETTER_PARTITION};
 use crate::types::DataType;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,14 +22,6 @@ pub enum Dialect {
 pub struct DdlOptions {
     /// The absolute data directory of `pipec run --data-dir`.
     pub data_root: String,
-}
-
-/// A column type, including those only the dead-letter table has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ColumnType {
-    Data(DataType),
-    Binary,
-    Int32,
 }
 
 /// One table, ready for any dialect.
@@ -74,6 +67,24 @@ pub fn generate(
             });
         }
     }
+    // Each database once, before its first table: a fresh metastore has
+    // only Hive's `default` (and Trino's file metastore not even that).
+    let mut databases: Vec<&str> = Vec::new();
+    for table in &tables {
+        if !databases
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(&table.database))
+        {
+            databases.push(&table.database);
+        }
+    }
+    let creates: Vec<String> = databases
+        .iter()
+        .filter_map(|database| match dialect {
+            Dialect::Hive | Dialect::Spark => hive::database(database),
+            Dialect::Trino => Some(trino::schema(database)),
+        })
+        .collect();
     let statements: Vec<String> = tables
         .iter()
         .map(|table| match dialect {
@@ -82,7 +93,13 @@ pub fn generate(
             Dialect::Trino => trino::table(table),
         })
         .collect();
-    Ok(statements.join("\n"))
+    let mut out = String::new();
+    if !creates.is_empty() {
+        out.push_str(&creates.concat());
+        out.push('\n');
+    }
+    out.push_str(&statements.join("\n"));
+    Ok(out)
 }
 
 /// The plan's tables and its dead-letter table.
@@ -96,15 +113,14 @@ pub fn tables(plan: &Plan, options: &DdlOptions) -> Vec<TableDdl> {
     out.push(TableDdl {
         database: dead.database.clone(),
         name: dead.table.clone(),
-        columns: vec![
-            ("raw".into(), ColumnType::Binary),
-            ("reason".into(), ColumnType::Data(DataType::String)),
-            ("topic".into(), ColumnType::Data(DataType::String)),
-            ("kafka_partition".into(), ColumnType::Int32),
-            ("kafka_offset".into(), ColumnType::Data(DataType::Int)),
-            ("timestamp".into(), ColumnType::Data(DataType::Timestamp)),
-        ],
-        partition_columns: vec![("sink".into(), ColumnType::Data(DataType::String))],
+        columns: DEAD_LETTER_COLUMNS
+            .iter()
+            .map(|(name, column_type, _)| (name.to_string(), *column_type))
+            .collect(),
+        partition_columns: vec![(
+            DEAD_LETTER_PARTITION.into(),
+            ColumnType::Data(DataType::String),
+        )],
         location: uri(&dead.path, options),
         properties: vec![("parquet.compress".into(), "SNAPPY".into())],
     });

@@ -114,6 +114,12 @@ fn type_name(column_type: ColumnType) -> &'static str {
     }
 }
 
+/// `CREATE SCHEMA IF NOT EXISTS`, for `default` too: Trino's file-based
+/// and Glue metastores start without one.
+pub fn schema(database: &str) -> String {
+    format!("CREATE SCHEMA IF NOT EXISTS {};\n", identifier(database))
+}
+
 pub fn table(table: &TableDdl) -> String {
     let qualified = format!(
         "{}.{}",

@@ -6,7 +6,8 @@ use pest::iterators::Pair;
 use pest::pratt_parser::{Assoc, Op, PrattParser};
 use std::sync::LazyLock;
 
-/// Loosest first: `or`, `and`, `not`, comparisons, `is null` / `in [...]`.
+/// Loosest first: `or`, `and`, `not`, comparisons, `is null` / `in [...]`,
+/// `+ -`, `* / %`: `price * qty > 100` and `a + b in (1, 2)` read as in SQL.
 static PRATT: LazyLock<PrattParser<Rule>> = LazyLock::new(|| {
     PrattParser::new()
         .op(Op::infix(Rule::kw_or, Assoc::Left))
@@ -20,6 +21,10 @@ static PRATT: LazyLock<PrattParser<Rule>> = LazyLock::new(|| {
             | Op::infix(Rule::op_ge, Assoc::Left)
             | Op::infix(Rule::op_single_eq, Assoc::Left))
         .op(Op::postfix(Rule::is_null) | Op::postfix(Rule::in_list))
+        .op(Op::infix(Rule::op_add, Assoc::Left) | Op::infix(Rule::op_sub, Assoc::Left))
+        .op(Op::infix(Rule::op_mul, Assoc::Left)
+            | Op::infix(Rule::op_div, Assoc::Left)
+            | Op::infix(Rule::op_mod, Assoc::Left))
 });
 
 impl AstBuilder {
@@ -112,6 +117,11 @@ fn binary_op(rule: Rule) -> BinaryOp {
         Rule::op_gt => BinaryOp::Gt,
         Rule::op_ge => BinaryOp::GtEq,
         Rule::op_single_eq => BinaryOp::SingleEq,
+        Rule::op_add => BinaryOp::Add,
+        Rule::op_sub => BinaryOp::Sub,
+        Rule::op_mul => BinaryOp::Mul,
+        Rule::op_div => BinaryOp::Div,
+        Rule::op_mod => BinaryOp::Mod,
         rule => unreachable!("the grammar yields no binary operator {rule:?}"),
     }
 }

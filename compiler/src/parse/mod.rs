@@ -72,10 +72,30 @@ impl AstBuilder {
             Rule::schema_decl => {
                 let mut inner = content(pair);
                 let schema_name = name(first(&mut inner));
-                let fields = inner.map(|f| self.field_decl(f)).collect();
+                let mut fields = Vec::new();
+                let mut extra_fields = Vec::new();
+                for statement in inner {
+                    if statement.as_rule() == Rule::schema_extra {
+                        let stmt_span = span(&statement);
+                        let reject = statement
+                            .into_inner()
+                            .any(|p| p.as_rule() == Rule::kw_reject);
+                        extra_fields.push(Spanned {
+                            node: if reject {
+                                ExtraFields::Reject
+                            } else {
+                                ExtraFields::Keep
+                            },
+                            span: stmt_span,
+                        });
+                    } else {
+                        fields.push(self.field_decl(statement));
+                    }
+                }
                 Declaration::Schema(SchemaDecl {
                     name: schema_name,
                     fields,
+                    extra_fields,
                 })
             }
             Rule::topic_decl => {
@@ -293,6 +313,12 @@ impl AstBuilder {
                 } else {
                     SinkStmt::Partition(PartitionSpec::Column(name(spec)))
                 }
+            }
+            Rule::sink_metadata => {
+                let mut names = content(pair).map(name);
+                let column = names.next().expect("metadata names a column");
+                let alias = names.next().expect("metadata gives a name");
+                SinkStmt::Metadata { column, alias }
             }
             rule => unreachable!("the grammar yields no sink statement {rule:?}"),
         };

@@ -31,6 +31,25 @@ pub(super) fn diagnostic(source: &Source, error: &Error<Rule>) -> Diagnostic {
             .with_help("a string ends with `\"` on the same line; write `\\n` for a line break");
     }
 
+    let in_expression = positives.iter().any(|rule| {
+        matches!(
+            describe(*rule),
+            Description::Operator | Description::Expression
+        )
+    });
+    if in_expression {
+        if let Some((what, span_len, help)) =
+            not_in_language(&source.text[..offset], &source.text[offset..])
+        {
+            return Diagnostic::new(
+                Code::Syntax,
+                Span::new(offset, offset + span_len),
+                format!("{what} is not in pipec's filter language"),
+            )
+            .with_label("not supported in filters")
+            .with_help(help);
+        }
+    }
     let expected = expected_list(&positives);
     let message = if expected.is_empty() {
         format!("unexpected {}", found.description)
@@ -63,6 +82,85 @@ pub(super) fn diagnostic(source: &Source, error: &Error<Rule>) -> Diagnostic {
         }
         _ => diagnostic,
     }
+}
+
+/// What a filter author may write from SQL, Python or C that pipec does not
+/// have, in words: the thing, how many bytes it spans from `rest`, and what
+/// to write instead.
+fn not_in_language(before: &str, rest: &str) -> Option<(String, usize, String)> {
+    let word_len = rest
+        .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .unwrap_or(rest.len());
+    let word = &rest[..word_len];
+    let previous = before.trim_end().chars().last();
+    let found =
+        |what: &str, len: usize, help: &str| Some((what.to_string(), len, help.to_string()));
+    match word.to_ascii_lowercase().as_str() {
+        "and" | "or" | "not" | "in" | "is" | "null" | "true" | "false"
+            if word != word.to_ascii_lowercase() =>
+        {
+            return found(
+                &format!("`{word}` in capitals"),
+                word_len,
+                &format!(
+                    "keywords are written in lower case: `{}`",
+                    word.to_ascii_lowercase()
+                ),
+            )
+        }
+        "like" | "ilike" => {
+            return found(
+                &format!("`{word}` as an operator"),
+                word_len,
+                "`like` is a function here: `like(host, \"%.comcast.com\")`",
+            )
+        }
+        "between" => {
+            return found(
+                "`between`",
+                word_len,
+                "compare twice: `price >= 10 and price <= 20`",
+            )
+        }
+        _ => {}
+    }
+    if rest.starts_with("&&") {
+        return found("`&&`", 2, "write `and`");
+    }
+    if rest.starts_with("||") {
+        return found("`||`", 2, "write `or` (filters do not join strings)");
+    }
+    if rest.starts_with('!') && !rest.starts_with("!=") {
+        return found("`!` as `not`", 1, "write `not`");
+    }
+    if rest.starts_with('>') && previous == Some('<') {
+        return found("`<>`", 1, "write `!=`");
+    }
+    let power = "filters have `+ - * / %` but no powers: multiply instead";
+    if rest.starts_with("**") {
+        return found("`**` (a power)", 2, power);
+    }
+    if rest.starts_with('*') && previous == Some('*') {
+        return found("`**` (a power)", 1, power);
+    }
+    if rest.starts_with('^') {
+        return found("`^` (a power)", 1, power);
+    }
+    if rest.starts_with("::") {
+        return found(
+            "a cast",
+            2,
+            "filters convert nothing; compare with a value of the column's type",
+        );
+    }
+    if rest.starts_with('\'') {
+        return found(
+            "a string in single quotes",
+            1,
+            "write strings in double quotes: `\"purchase_sword\"`",
+        );
+    }
+    None
 }
 
 /// The last `{` without its `}`, skipping strings and comments.
@@ -150,6 +248,7 @@ fn expected_list(positives: &[Rule]) -> String {
                 operator = true;
                 continue;
             }
+            Description::Expression => "an expression".to_string(),
             Description::Text(text) => text,
         };
         if !items.contains(&description) {
@@ -182,13 +281,15 @@ enum Description {
     Text(String),
     /// Collapsed into one "an operator".
     Operator,
+    /// Anything that starts an operand.
+    Expression,
 }
 
 fn describe(rule: Rule) -> Description {
     use Rule::*;
     let text = match rule {
-        kw_and | kw_or | op_eq | op_ne | op_le | op_ge | op_lt | op_gt | op_single_eq | is_null
-        | in_list => return Description::Operator,
+        kw_and | kw_or | op_eq | op_ne | op_le | op_ge | op_lt | op_gt | op_single_eq | op_add
+        | op_sub | op_mul | op_div | op_mod | is_null | in_list => return Description::Operator,
         name | plain_name | quoted_name | name_list | qualified_name => "a name",
         string => "a string in double quotes",
         integer => "a whole number",
@@ -200,7 +301,7 @@ fn describe(rule: Rule) -> Description {
         field_value | header_value | query_value => {
             "a value: a literal, `header \"...\"`, `query \"...\"`, `received_time` or `request_id`"
         }
-        expr | column | call | paren_expr => "an expression",
+        expr | column | call | paren_expr => return Description::Expression,
         lbrace => "`{`",
         rbrace => "`}`",
         lparen => "`(`",

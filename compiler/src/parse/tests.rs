@@ -132,3 +132,49 @@ fn a_syntax_error_names_what_was_expected_in_words() {
     let message = &error.0[0].message;
     assert_eq!(message, "expected a name, found `}`");
 }
+
+#[test]
+fn arithmetic_binds_tighter_than_comparisons_and_lists() {
+    assert_eq!(
+        shape(&sink_filter("price * qty > 100")),
+        "((price * qty) > Int(100))"
+    );
+    assert_eq!(
+        shape(&sink_filter("a + b * c - d / e % f == 1")),
+        "(((a + (b * c)) - ((d / e) % f)) == Int(1))"
+    );
+    assert_eq!(
+        shape(&sink_filter("(a + b) * c in (1, 2)")),
+        "(((a + b) * c) in 2)"
+    );
+    assert_eq!(
+        shape(&sink_filter("a - -1 >= 0")),
+        "((a - Int(-1)) >= Int(0))"
+    );
+    assert_eq!(
+        shape(&sink_filter("kind not in (\"a\", \"b\") or kind in []")),
+        "((kind not in 2) or (kind in 0))"
+    );
+}
+
+#[test]
+fn schemas_and_sinks_take_their_new_statements() {
+    let text = "schema s {\n  extra fields reject\n  extra: string\n}\n\
+                sink k {\n  metadata timestamp as kafka_time\n  path \"p\"\n}\n";
+    let ast = parse(&Source::new("t.pipe", text.to_string())).expect("parses");
+    let Declaration::Schema(schema) = &ast.declarations[0] else {
+        panic!("not a schema");
+    };
+    assert_eq!(schema.extra_fields[0].node, ExtraFields::Reject);
+    assert_eq!(
+        schema.fields[0].name.text, "extra",
+        "a field may be named `extra`"
+    );
+    let Declaration::Sink(sink) = &ast.declarations[1] else {
+        panic!("not a sink");
+    };
+    assert!(matches!(
+        &sink.statements[0].node,
+        SinkStmt::Metadata { column, alias } if column.text == "timestamp" && alias.text == "kafka_time"
+    ));
+}

@@ -13,6 +13,12 @@ pub enum ApiError {
     BadQuery(String),
     #[error("the body is larger than {limit} bytes")]
     BodyTooLarge { limit: usize },
+    #[error("{method} {path} takes no body, but the request has {length} bytes of one")]
+    UnexpectedBody {
+        method: &'static str,
+        path: String,
+        length: usize,
+    },
     #[error("the request body could not be read: {0}")]
     BodyUnreadable(String),
     #[error("the request headers are larger than {limit} bytes")]
@@ -42,9 +48,10 @@ pub enum ApiError {
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::BadRequest(_) | ApiError::BadQuery(_) | ApiError::BodyUnreadable(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            ApiError::BadRequest(_)
+            | ApiError::BadQuery(_)
+            | ApiError::BodyUnreadable(_)
+            | ApiError::UnexpectedBody { .. } => StatusCode::BAD_REQUEST,
             ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::MissingToken | ApiError::WrongToken => StatusCode::UNAUTHORIZED,
@@ -62,6 +69,7 @@ impl ApiError {
             ApiError::BadQuery(_) => "bad_query",
             ApiError::BodyTooLarge { .. } => "body_too_large",
             ApiError::BodyUnreadable(_) => "body_unreadable",
+            ApiError::UnexpectedBody { .. } => "unexpected_body",
             ApiError::HeadersTooLarge { .. } => "headers_too_large",
             ApiError::MissingToken => "missing_token",
             ApiError::WrongToken => "wrong_token",

@@ -193,8 +193,25 @@ async fn accept(
     if let Some(token) = &endpoint.auth {
         authorize(&headers, token.expose())?;
     }
+    let limit = state.limits.max_body_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Err(ApiError::BodyTooLarge { limit });
+    }
+    // Read on every method, chunked or not: the limit holds for all, and a
+    // body where none is taken is refused rather than dropped unseen.
+    let body = read_body(body, limit).await?;
     let body = if endpoint.json_body {
-        Some(read_body(body, state.limits.max_body_bytes).await?)
+        Some(body)
+    } else if !body.is_empty() {
+        return Err(ApiError::UnexpectedBody {
+            method: endpoint.method.as_str(),
+            path: endpoint.path.clone(),
+            length: body.len(),
+        });
     } else {
         None
     };
@@ -204,20 +221,20 @@ async fn accept(
         }
         None => Vec::new(),
     };
-    let header_list: Vec<(&str, String)> = headers
-        .iter()
-        .map(|(name, value)| {
-            (
-                name.as_str(),
-                String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
+    let mut header_list: Vec<(&str, String)> = Vec::with_capacity(headers.len());
+    let mut non_utf8_headers = Vec::new();
+    for (name, value) in &headers {
+        match std::str::from_utf8(value.as_bytes()) {
+            Ok(text) => header_list.push((name.as_str(), text.to_string())),
+            Err(_) => non_utf8_headers.push(name.as_str()),
+        }
+    }
     let received_at_micros = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as i64);
     let request = RequestParts {
         headers: header_list,
+        non_utf8_headers,
         query,
         body: body.as_deref(),
         received_at_micros,

@@ -67,13 +67,14 @@ pub async fn handle(
                 QueryError::Execution(_) => (StatusCode::BAD_REQUEST, "query_failed"),
             };
             let mut body = json!({ "error": code, "message": error.to_string() });
-            if let QueryError::Invalid {
-                position: Some((line, column)),
-                ..
-            } = &error
-            {
-                body["line"] = json!(line);
-                body["column"] = json!(column);
+            if let QueryError::Invalid { position, help, .. } = &error {
+                if let Some((line, column)) = position {
+                    body["line"] = json!(line);
+                    body["column"] = json!(column);
+                }
+                if let Some(help) = help {
+                    body["help"] = json!(help);
+                }
             }
             return (status, axum::Json(body)).into_response();
         }

@@ -10,7 +10,7 @@ use arrow::datatypes::{
 };
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
-use pipec_compiler::plan::{Field, Schema};
+use pipec_compiler::plan::{ColumnType, Field, MetadataNames, Schema, Sink, DEAD_LETTER_COLUMNS};
 use pipec_compiler::time::parse_timestamp;
 use pipec_compiler::types::DataType;
 use serde_json::{Map, Value as Json};
@@ -45,6 +45,17 @@ fn check_tree(bytes: &[u8], schema: &Schema) -> Result<Map<String, Json>, String
     let Json::Object(object) = parsed else {
         return Err(format!("not a JSON object but {}", describe(&parsed)));
     };
+    if schema.reject_extra_fields {
+        if let Some(extra) = object
+            .keys()
+            .find(|key| !schema.fields.iter().any(|f| &f.key == *key))
+        {
+            return Err(format!(
+                "field `{extra}` is not in schema `{}`, which takes no other fields",
+                schema.name
+            ));
+        }
+    }
     for field in &schema.fields {
         match object.get(&field.key) {
             None | Some(Json::Null) if field.optional => {}
@@ -92,12 +103,13 @@ pub fn timestamp_type() -> ArrowType {
     ArrowType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
 }
 
-/// Every column a filter can see: `raw_event`, `timestamp`, then the fields
-/// by column name.
-pub fn full_schema(schema: &Schema) -> SchemaRef {
+/// Every column a sink's filter can see: its metadata columns (`raw_event`,
+/// `timestamp` unless it renames them), then the fields by column name. The
+/// checker made the names unique.
+pub fn full_schema(schema: &Schema, metadata: &MetadataNames) -> SchemaRef {
     let mut fields = vec![
-        ArrowField::new("raw_event", ArrowType::Utf8, false),
-        ArrowField::new("timestamp", timestamp_type(), false),
+        ArrowField::new(&metadata.raw_event, ArrowType::Utf8, false),
+        ArrowField::new(&metadata.timestamp, timestamp_type(), false),
     ];
     fields.extend(
         schema
@@ -106,6 +118,16 @@ pub fn full_schema(schema: &Schema) -> SchemaRef {
             .map(|f| ArrowField::new(&f.name, arrow_type(f.data_type), f.optional)),
     );
     Arc::new(ArrowSchema::new(fields))
+}
+
+/// The columns of a sink's files, in order, as the plan says.
+pub fn file_schema(sink: &Sink) -> SchemaRef {
+    Arc::new(ArrowSchema::new(
+        sink.columns
+            .iter()
+            .map(|c| ArrowField::new(&c.name, arrow_type(c.data_type), c.nullable))
+            .collect::<Vec<_>>(),
+    ))
 }
 
 /// Rows arrow-json decodes at a time.
@@ -122,7 +144,7 @@ pub struct BatchBuilder {
 }
 
 impl BatchBuilder {
-    pub fn new(schema: &Schema) -> Result<Self, ArrowError> {
+    pub fn new(schema: &Schema, metadata: &MetadataNames) -> Result<Self, ArrowError> {
         // arrow-json reads the events' own keys (`User-Agent`); the columns
         // get their names (`User_Agent`) when the batch is assembled.
         let by_key = ArrowSchema::new(
@@ -136,7 +158,7 @@ impl BatchBuilder {
             .with_batch_size(DECODER_BATCH)
             .build_decoder()?;
         Ok(BatchBuilder {
-            full_schema: full_schema(schema),
+            full_schema: full_schema(schema, metadata),
             decoder,
             raw: Vec::new(),
             timestamps: Vec::new(),
@@ -220,20 +242,29 @@ pub struct DeadLetter {
 }
 
 pub fn dead_letter_schema() -> SchemaRef {
-    Arc::new(ArrowSchema::new(vec![
-        ArrowField::new("raw", ArrowType::Binary, true),
-        ArrowField::new("reason", ArrowType::Utf8, false),
-        ArrowField::new("topic", ArrowType::Utf8, false),
-        ArrowField::new("kafka_partition", ArrowType::Int32, false),
-        ArrowField::new("kafka_offset", ArrowType::Int64, false),
-        ArrowField::new("timestamp", timestamp_type(), false),
-    ]))
+    Arc::new(ArrowSchema::new(
+        DEAD_LETTER_COLUMNS
+            .iter()
+            .map(|(name, column_type, nullable)| {
+                let arrow = match column_type {
+                    ColumnType::Data(data_type) => arrow_type(*data_type),
+                    ColumnType::Binary => ArrowType::Binary,
+                    ColumnType::Int32 => ArrowType::Int32,
+                };
+                ArrowField::new(*name, arrow, *nullable)
+            })
+            .collect::<Vec<_>>(),
+    ))
 }
 
+/// The columns in the order of [`DEAD_LETTER_COLUMNS`].
 pub fn dead_letter_batch(letters: &[DeadLetter]) -> Result<RecordBatch, ArrowError> {
     let columns: Vec<ArrayRef> = vec![
         Arc::new(BinaryArray::from_iter_values(
             letters.iter().map(|l| l.raw.as_slice()),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            letters.iter().map(|l| String::from_utf8_lossy(&l.raw)),
         )),
         Arc::new(StringArray::from_iter_values(
             letters.iter().map(|l| l.reason.as_str()),
@@ -308,7 +339,7 @@ mod tests {
     #[test]
     fn rows_become_one_batch_with_metadata_and_column_names() {
         let schema = schema();
-        let mut builder = BatchBuilder::new(&schema).unwrap();
+        let mut builder = BatchBuilder::new(&schema, &MetadataNames::default()).unwrap();
         for (i, text) in [
             r#"{"event_type":"a","User-Agent":"ab","n":3,"at":"2020-08-02T22:49:11Z"}"#,
             r#"{"event_type":"b","x":2.5,"ok":true}"#,
@@ -369,7 +400,7 @@ mod tests {
             splice in 0usize..120,
         ) {
             let schema = schema();
-            let mut builder = BatchBuilder::new(&schema).unwrap();
+            let mut builder = BatchBuilder::new(&schema, &MetadataNames::default()).unwrap();
             // Raw bytes, and a valid event with the bytes spliced in.
             let mut mutated = seed.as_bytes().to_vec();
             let at = splice.min(mutated.len());
@@ -391,8 +422,8 @@ mod tests {
     /// and how many messages were accepted from their own bytes.
     fn both_ways(messages: &[String]) -> (Option<RecordBatch>, Option<RecordBatch>, usize) {
         let schema = schema();
-        let mut fast = BatchBuilder::new(&schema).unwrap();
-        let mut slow = BatchBuilder::new(&schema).unwrap();
+        let mut fast = BatchBuilder::new(&schema, &MetadataNames::default()).unwrap();
+        let mut slow = BatchBuilder::new(&schema, &MetadataNames::default()).unwrap();
         let mut as_sent = 0;
         for message in messages {
             let tree = check_tree(message.as_bytes(), &schema);
@@ -493,6 +524,48 @@ mod tests {
         }
     }
 
+    /// A time the fast check accepts, arrow-json must decode to the same
+    /// instant, or an accepted message would fail its whole batch.
+    #[test]
+    fn arrow_json_reads_every_accepted_time_as_the_checker_does() {
+        let schema = Schema {
+            name: "e".into(),
+            fields: vec![Field {
+                name: "at".into(),
+                key: "at".into(),
+                data_type: DataType::Timestamp,
+                optional: false,
+            }],
+            reject_extra_fields: false,
+        };
+        for text in [
+            "2024-05-01",
+            "2024-05-01 10:00:00",
+            "2024-05-01T10:00:00",
+            "2024-05-01T10:00:00.5",
+            "2024-05-01t10:00:00.123456z",
+            "2024-05-01T12:00:00.25+02:00",
+            "2024-05-01T10:00:00-00:30",
+            "1969-12-31T23:59:59.999999Z",
+        ] {
+            let json = format!("{{\"at\":\"{text}\"}}");
+            assert_eq!(
+                classify(Some(json.as_bytes()), &schema),
+                Ok(Accepted::AsSent),
+                "{text}"
+            );
+            let mut builder = BatchBuilder::new(&schema, &MetadataNames::default()).unwrap();
+            builder.push(json, 0, Accepted::AsSent);
+            let batch = builder.finish().unwrap().unwrap();
+            let decoded = batch
+                .column_by_name("at")
+                .unwrap()
+                .as_primitive::<arrow::datatypes::TimestampMicrosecondType>()
+                .value(0);
+            assert_eq!(Some(decoded), parse_timestamp(text), "{text}");
+        }
+    }
+
     #[test]
     fn dead_letters_keep_the_raw_bytes() {
         let letter = DeadLetter {
@@ -505,6 +578,11 @@ mod tests {
         };
         let batch = dead_letter_batch(&[letter]).unwrap();
         assert_eq!(batch.column(0).as_binary::<i32>().value(0), [0xff, 0x00]);
-        assert_eq!(batch.num_columns(), 6);
+        assert_eq!(
+            batch.column(1).as_string::<i32>().value(0),
+            "\u{fffd}\0",
+            "the text beside the bytes, invalid UTF-8 replaced"
+        );
+        assert_eq!(batch.num_columns(), DEAD_LETTER_COLUMNS.len());
     }
 }

@@ -2,17 +2,20 @@
 //! Arrow batches.
 
 use arrow::array::AsArray;
+use arrow::datatypes::DataType as ArrowType;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use datafusion::common::{Column, DFSchema, ScalarValue};
 use datafusion::error::Result;
+use datafusion::functions::core::expr_fn as core_fn;
 use datafusion::functions::string::expr_fn as string_fn;
 use datafusion::functions::unicode::expr_fn as unicode_fn;
-use datafusion::logical_expr::{Expr, Like};
+use datafusion::logical_expr::{cast, Expr, Like};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::prelude::SessionContext;
-use pipec_compiler::expr::{CompareOp, Function, TypedExpr};
+use pipec_compiler::expr::{ArithmeticOp, CompareOp, Function, TypedExpr};
 use pipec_compiler::plan::Value;
+use pipec_compiler::types::DataType;
 use std::sync::Arc;
 
 /// The DataFusion expression of a checked filter.
@@ -52,6 +55,36 @@ pub fn lower(expr: &TypedExpr) -> Expr {
                 .collect(),
             *negated,
         ),
+        TypedExpr::Arithmetic {
+            op,
+            lhs,
+            rhs,
+            data_type,
+        } => {
+            let (l, r) = (lower(lhs), lower(rhs));
+            // Float results are computed as floats (`7 / 2` is 3.5), and a
+            // zero divisor makes null rather than an error for the batch.
+            let float = *data_type == DataType::Float;
+            let (l, r) = if float {
+                (cast(l, ArrowType::Float64), cast(r, ArrowType::Float64))
+            } else {
+                (l, r)
+            };
+            let zero = if float {
+                ScalarValue::Float64(Some(0.0))
+            } else {
+                ScalarValue::Int64(Some(0))
+            };
+            let nonzero =
+                |divisor: Expr| core_fn::nullif(divisor, Expr::Literal(zero.clone(), None));
+            match op {
+                ArithmeticOp::Add => l + r,
+                ArithmeticOp::Sub => l - r,
+                ArithmeticOp::Mul => l * r,
+                ArithmeticOp::Div => l / nonzero(r),
+                ArithmeticOp::Mod => l % nonzero(r),
+            }
+        }
         TypedExpr::Call { function, args } => {
             let mut args = args.iter().map(lower);
             let mut next = || args.next().expect("the checker fixed the arity");
@@ -135,7 +168,7 @@ mod tests {
             .unwrap_or_else(|d| panic!("{d:?}"))
             .plan;
         let schema = &plan.schemas[0];
-        let mut builder = BatchBuilder::new(schema).unwrap();
+        let mut builder = BatchBuilder::new(schema, &plan.sinks[0].metadata).unwrap();
         for (i, event) in events.iter().enumerate() {
             builder.push(
                 event.to_string(),
@@ -204,5 +237,28 @@ mod tests {
             kept("timestamp >= \"1970-01-01T00:00:00.000001Z\"", EVENTS),
             ["2", "3"]
         );
+    }
+
+    #[test]
+    fn arithmetic_with_null_for_a_zero_divisor() {
+        let events = &[
+            r#"{"id":"1","event_type":"a","n":7,"x":2.0}"#,
+            r#"{"id":"2","event_type":"a","n":3,"x":0.0}"#,
+            r#"{"id":"3","event_type":"a","n":0}"#,
+            r#"{"id":"4","event_type":"a","x":1.0}"#,
+        ];
+        assert_eq!(kept("n * x > 10", events), ["1"]);
+        assert_eq!(kept("(n + 1) * 2 == 16", events), ["1"]);
+        assert_eq!(kept("n - 10 < -5", events), ["2", "3"]);
+        assert_eq!(kept("n / 2 == 3.5", events), ["1"], "`/` divides as floats");
+        assert_eq!(kept("n % 2 == 1", events), ["1", "2"]);
+        assert_eq!(
+            kept("n / x is null", events),
+            ["2", "3", "4"],
+            "a zero divisor and a missing value are null"
+        );
+        assert_eq!(kept("10 % n is null", events), ["3", "4"]);
+        assert_eq!(kept("n in (3, 7)", events), ["1", "2"], "SQL's parentheses");
+        assert_eq!(kept("n + 1 in (4, 8)", events), ["1", "2"]);
     }
 }

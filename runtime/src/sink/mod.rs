@@ -17,7 +17,7 @@ use crate::bus::BusSettings;
 use crate::metrics::Metrics;
 use crate::storage::{Storage, StorageError};
 use checkpoint::{CheckpointError, CheckpointStore};
-use decode::full_schema;
+use decode::{file_schema, full_schema};
 use filter::CompiledFilter;
 use futures::FutureExt;
 use partition::PartitionBuffer;
@@ -31,7 +31,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
-use trigger::TriggerPolicy;
+use trigger::{Buffered, Due, TriggerPolicy};
 
 /// What the process asks of its sinks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,8 +130,11 @@ impl SinkWorker {
         let checkpoints =
             CheckpointStore::new(Storage::open(&sink.checkpoint, data_dir).map_err(storage_error)?);
         let dead_root = Storage::open(&plan.dead_letters.path, data_dir).map_err(storage_error)?;
-        let dead_letters = dead_root.subdirectory(&format!("sink={name}"));
-        let full = full_schema(&schema);
+        let dead_letters = dead_root.subdirectory(&format!(
+            "{}={name}",
+            pipec_compiler::plan::DEAD_LETTER_PARTITION
+        ));
+        let full = full_schema(&schema, &sink.metadata);
         let filter = match &sink.filter {
             Some(expr) => {
                 Some(
@@ -145,16 +148,7 @@ impl SinkWorker {
             }
             None => None,
         };
-        let file_schema = Arc::new(arrow::datatypes::Schema::new(
-            sink.columns
-                .iter()
-                .map(|c| {
-                    full.field_with_name(&c.name)
-                        .expect("sink columns are schema columns")
-                        .clone()
-                })
-                .collect::<Vec<_>>(),
-        ));
+        let file_schema = file_schema(&sink);
         let revoked = Arc::new(Mutex::new(Vec::new()));
         let consumer: StreamConsumer<SinkContext> = bus
             .consumer_config(&format!("pipec.{}.{}", plan.name, name))
@@ -282,13 +276,16 @@ impl SinkWorker {
                     end = Some(self.end_offsets().await?);
                 }
             }
-            let (messages, rows) = self.buffered();
-            if self.policy.due(messages, rows, last_write.elapsed()) {
-                self.write_all(&mut summary).await?;
-                last_write = Instant::now();
+            match self.due(last_write.elapsed())? {
+                Due::Nothing => {}
+                Due::All => {
+                    self.write(None, &mut summary).await?;
+                    last_write = Instant::now();
+                }
+                Due::Partitions(full) => self.write(Some(&full), &mut summary).await?,
             }
         }
-        self.write_all(&mut summary).await?;
+        self.write(None, &mut summary).await?;
         if let Some(backlog) = &self.backlog {
             backlog.retire(&self.name);
         }
@@ -318,8 +315,7 @@ impl SinkWorker {
         let since_last_write = last_write.elapsed();
         let mut taken = 0;
         while taken < READY_BATCH {
-            let (messages, rows) = self.buffered();
-            if self.policy.due(messages, rows, since_last_write) {
+            if self.due(since_last_write)? != Due::Nothing {
                 break;
             }
             if let Some(end) = end {
@@ -399,10 +395,32 @@ impl SinkWorker {
         }
     }
 
-    fn buffered(&self) -> (u64, u64) {
-        self.partitions
-            .values()
-            .fold((0, 0), |(m, r), b| (m + b.messages(), r + b.rows()))
+    /// What the trigger says of the buffers now. Under a row count, a
+    /// partition whose rows might have reached it is filtered first, so
+    /// that rows the filter drops never count.
+    fn due(&mut self, since_last_write: Duration) -> Result<Due, SinkError> {
+        if let Some(limit) = self.policy.rows_per_file() {
+            for buffer in self.partitions.values_mut() {
+                if buffer.rows() >= limit && buffer.pending_rows() > 0 {
+                    buffer
+                        .decode(self.filter.as_ref())
+                        .map_err(|message| SinkError::Internal {
+                            sink: self.name.clone(),
+                            message,
+                        })?;
+                }
+            }
+        }
+        let buffers: Vec<Buffered> = self
+            .partitions
+            .iter()
+            .map(|(&partition, b)| Buffered {
+                partition,
+                messages: b.messages(),
+                rows: b.rows(),
+            })
+            .collect();
+        Ok(self.policy.due(&buffers, since_last_write))
     }
 
     /// The partition's buffer, starting from its checkpoint: hidden files a
@@ -450,12 +468,11 @@ impl SinkWorker {
                     })?;
             }
             let buffer =
-                PartitionBuffer::new(partition, next_offset, &self.schema).map_err(|e| {
-                    SinkError::Internal {
+                PartitionBuffer::new(partition, next_offset, &self.schema, &self.sink.metadata)
+                    .map_err(|e| SinkError::Internal {
                         sink: self.name.clone(),
                         message: e.to_string(),
-                    }
-                })?;
+                    })?;
             self.partitions.insert(partition, buffer);
         }
         Ok(self.partitions.get_mut(&partition).expect("inserted above"))
@@ -521,13 +538,18 @@ impl SinkWorker {
         Ok(())
     }
 
-    /// Writes every partition's buffer: files first, hidden; then the
-    /// checkpoint; then the files made visible; then offsets to Kafka.
-    async fn write_all(&mut self, summary: &mut SinkSummary) -> Result<(), SinkError> {
+    /// Writes the buffers of `only` these partitions, or of all: files
+    /// first, hidden; then the checkpoint; then the files made visible;
+    /// then offsets to Kafka.
+    async fn write(
+        &mut self,
+        only: Option<&[i32]>,
+        summary: &mut SinkSummary,
+    ) -> Result<(), SinkError> {
         let partitions: Vec<i32> = self
             .partitions
             .iter()
-            .filter(|(_, b)| b.messages() > 0)
+            .filter(|(p, b)| b.messages() > 0 && only.is_none_or(|only| only.contains(p)))
             .map(|(p, _)| *p)
             .collect();
         for partition in partitions {

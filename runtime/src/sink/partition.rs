@@ -10,7 +10,7 @@ use crate::storage::{Storage, StorageError};
 use arrow::datatypes::SchemaRef;
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
-use pipec_compiler::plan::{Compression, Schema, Sink};
+use pipec_compiler::plan::{Compression, MetadataNames, Schema, Sink};
 
 /// Rows are turned into Arrow (and filtered) in batches of this many.
 pub const DECODE_BATCH: usize = 4096;
@@ -54,13 +54,18 @@ pub struct WriteTarget<'a> {
 }
 
 impl PartitionBuffer {
-    pub fn new(partition: i32, next_offset: i64, schema: &Schema) -> Result<Self, ArrowError> {
+    pub fn new(
+        partition: i32,
+        next_offset: i64,
+        schema: &Schema,
+        metadata: &MetadataNames,
+    ) -> Result<Self, ArrowError> {
         Ok(PartitionBuffer {
             partition,
             position: next_offset,
             first_unwritten: None,
             messages: 0,
-            builder: BatchBuilder::new(schema)?,
+            builder: BatchBuilder::new(schema, metadata)?,
             batches: Vec::new(),
             rows: 0,
             dead: Vec::new(),
@@ -325,7 +330,7 @@ mod tests {
         let dead = Storage::open(&Location::Relative("dead/sink=s".into()), &dir).unwrap();
         let checkpoints =
             CheckpointStore::new(Storage::open(&Location::Relative("c".into()), &dir).unwrap());
-        let full = super::super::decode::full_schema(&plan.schemas[0]);
+        let full = super::super::decode::full_schema(&plan.schemas[0], &plan.sinks[0].metadata);
         let filter = CompiledFilter::new(plan.sinks[0].filter.as_ref().unwrap(), &full).unwrap();
         let file_schema = full.clone();
         Fixture {
@@ -381,7 +386,7 @@ mod tests {
     async fn the_watermark_covers_written_filtered_and_dead_messages() {
         let f = fixture("watermark");
         let schema = &f.plan.schemas[0];
-        let mut buffer = PartitionBuffer::new(0, 10, schema).unwrap();
+        let mut buffer = PartitionBuffer::new(0, 10, schema, &MetadataNames::default()).unwrap();
         assert_eq!(buffer.position(), 10);
         feed(
             &mut buffer,
@@ -434,7 +439,7 @@ mod tests {
     async fn recovery_finishes_committed_renames_and_drops_uncommitted_files() {
         let f = fixture("recover");
         let schema = &f.plan.schemas[0];
-        let mut buffer = PartitionBuffer::new(0, 0, schema).unwrap();
+        let mut buffer = PartitionBuffer::new(0, 0, schema, &MetadataNames::default()).unwrap();
         feed(&mut buffer, schema, 0, &[r#"{"kind":"keep"}"#]);
         buffer.write(f.target()).await.unwrap();
         let checkpoint = f.checkpoints.load("t", 0).await.unwrap().unwrap();

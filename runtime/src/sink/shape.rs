@@ -29,6 +29,13 @@ pub fn fits(bytes: &[u8], schema: &Schema) -> bool {
     let Ok(Object(members)) = serde_json::from_str::<Object>(text) else {
         return false;
     };
+    if schema.reject_extra_fields
+        && members
+            .iter()
+            .any(|(key, _)| !schema.fields.iter().any(|f| f.key == *key))
+    {
+        return false;
+    }
     schema.fields.iter().all(|field| {
         let mut named = members.iter().filter(|(key, _)| key == &field.key);
         let value = named.next().map(|(_, value)| value);

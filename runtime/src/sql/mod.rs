@@ -52,6 +52,8 @@ pub enum QueryError {
         message: String,
         /// 1-based line and column, when the parser named them.
         position: Option<(usize, usize)>,
+        /// What to write instead, when something close is known.
+        help: Option<String>,
     },
     #[error("writes are not allowed here: {0}")]
     NotReadOnly(String),
@@ -84,7 +86,7 @@ pub async fn run(
                 .state()
                 .statement_to_plan(statement)
                 .await
-                .map_err(|e| invalid(&e))?;
+                .map_err(|e| unknown_table(ctx, sql, &e).unwrap_or_else(|| invalid(&e)))?;
             options
                 .verify_plan(&plan)
                 .map_err(|e| QueryError::NotReadOnly(strip(&e.to_string())))?;
@@ -163,7 +165,78 @@ fn invalid(error: &DataFusionError) -> QueryError {
     QueryError::Invalid {
         position: position(&message),
         message,
+        help: None,
     }
+}
+
+/// DataFusion's "table 'pipec.default.x' not found" in the user's terms:
+/// the name as written, where it is, and the closest table there is.
+fn unknown_table(ctx: &SessionContext, sql: &str, error: &DataFusionError) -> Option<QueryError> {
+    let message = strip(&error.to_string());
+    let resolved = message
+        .strip_prefix("table '")?
+        .strip_suffix("' not found")?;
+    let parts: Vec<&str> = resolved.split('.').collect();
+    let table = *parts.last()?;
+    let catalog = ctx.catalog(crate::catalog::CATALOG)?;
+    let mut known: Vec<String> = Vec::new();
+    for schema_name in catalog.schema_names() {
+        if schema_name == crate::catalog::FILES_SCHEMA {
+            continue;
+        }
+        let Some(schema) = catalog.schema(&schema_name) else {
+            continue;
+        };
+        for name in schema.table_names() {
+            known.push(if schema_name == "default" {
+                name
+            } else {
+                format!("{schema_name}.{name}")
+            });
+        }
+    }
+    known.sort();
+    let written = match parts.as_slice() {
+        [_, database, table] if *database != "default" => format!("{database}.{table}"),
+        _ => table.to_string(),
+    };
+    let help = pipec_compiler::diagnostic::closest(&written, known.iter().map(String::as_str))
+        .map(|c| format!("did you mean `{c}`?"))
+        .into_iter()
+        .chain(std::iter::once(if known.is_empty() {
+            "the pipeline has no tables".to_string()
+        } else {
+            format!("the tables are {}", known.join(", "))
+        }))
+        .collect::<Vec<_>>()
+        .join("; ");
+    Some(QueryError::Invalid {
+        message: format!("unknown table `{written}`"),
+        position: word_position(sql, table),
+        help: Some(help),
+    })
+}
+
+/// 1-based line and column of the first whole-word, case-insensitive
+/// occurrence of `word` in `text`.
+fn word_position(text: &str, word: &str) -> Option<(usize, usize)> {
+    let lower = text.to_lowercase();
+    let word = word.to_lowercase();
+    let is_word = |c: char| c.is_alphanumeric() || c == '_';
+    let mut from = 0;
+    while let Some(found) = lower[from..].find(&word) {
+        let start = from + found;
+        let end = start + word.len();
+        let before = lower[..start].chars().next_back();
+        let after = lower[end..].chars().next();
+        if !before.is_some_and(is_word) && !after.is_some_and(is_word) {
+            let line = lower[..start].matches('\n').count() + 1;
+            let line_start = lower[..start].rfind('\n').map_or(0, |i| i + 1);
+            return Some((line, lower[line_start..start].chars().count() + 1));
+        }
+        from = end;
+    }
+    None
 }
 
 /// `... at Line: 1, Column: 15` in sqlparser's messages.
@@ -177,6 +250,35 @@ fn position(message: &str) -> Option<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn an_unknown_table_is_named_as_written_with_the_closest() {
+        let ctx = SessionContext::new_with_config(
+            datafusion::prelude::SessionConfig::new()
+                .with_default_catalog_and_schema(crate::catalog::CATALOG, "default"),
+        );
+        ctx.sql("create view sword_purchases as select 1 as x")
+            .await
+            .unwrap();
+        let sql = "select count(*)\nfrom Sword_Purchase";
+        let error = run(&ctx, sql, QueryLimits::CLI).await.unwrap_err();
+        let QueryError::Invalid {
+            message,
+            position,
+            help,
+        } = error
+        else {
+            panic!("{error:?}")
+        };
+        assert_eq!(message, "unknown table `sword_purchase`");
+        assert_eq!(position, Some((2, 6)));
+        let help = help.unwrap();
+        assert!(
+            help.starts_with("did you mean `sword_purchases`?"),
+            "{help}"
+        );
+        assert!(!help.contains("pipec."), "{help}");
+    }
 
     #[test]
     fn positions_come_from_the_parser_message() {
