@@ -2,6 +2,7 @@
 
 use crate::loaded::load;
 use crate::Outcome;
+use clap::builder::TypedValueParser;
 use pipec_compiler::ddl::{self, DdlOptions, Dialect};
 use std::path::PathBuf;
 
@@ -20,6 +21,11 @@ pub struct DdlArgs {
     /// A deployment profile (data_dir, env).
     #[arg(long)]
     profile: Option<PathBuf>,
+    /// Trino only: the `hive.timestamp-precision` of the catalog, in digits
+    /// of a second (3 is Trino's default, MILLISECONDS; 6 MICROSECONDS).
+    #[arg(long, default_value_t = DdlOptions::TRINO_DEFAULT_PRECISION,
+          value_parser = clap::builder::PossibleValuesParser::new(["3", "6", "9"]).map(|s| s.parse::<u8>().expect("a listed digit")))]
+    timestamp_precision: u8,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -42,7 +48,8 @@ pub fn run(args: DdlArgs) -> Outcome {
         DialectArg::Trino => Dialect::Trino,
     };
     let options = DdlOptions {
-        data_root: data_root.display().to_string(),
+        trino_timestamp_precision: args.timestamp_precision,
+        ..DdlOptions::new(data_root.display().to_string())
     };
     match ddl::generate(&loaded.plan, dialect, &options, args.table.as_deref()) {
         Ok(text) => {

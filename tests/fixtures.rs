@@ -122,9 +122,7 @@ fn check_clean(path: &Path) {
 /// Every table of a plan in every dialect, with a fixed data directory.
 fn assert_ddl_snapshots(stem: &str, plan: &pipec_compiler::Plan) {
     use pipec_compiler::ddl::{generate, DdlOptions, Dialect};
-    let options = DdlOptions {
-        data_root: "/srv/pipec/data".into(),
-    };
+    let options = DdlOptions::new("/srv/pipec/data");
     for (dialect, name) in [
         (Dialect::Hive, "hive"),
         (Dialect::Spark, "spark"),

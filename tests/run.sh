@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, as a newcomer and CI run it: installs the tools the
-# tests drive (kcat, ab), starts a real Apache Kafka broker, then runs
-# formatting, lints and every test of every crate, and stops the broker.
-# Python (pyarrow, DuckDB) goes into a venv under ~/.cache/pipec.
+# tests drive (kcat, ab), starts a real Apache Kafka broker and a real Trino,
+# then runs formatting, lints and every test of every crate, and stops the
+# services. Python (pyarrow, DuckDB, PySpark) goes into a venv, Kafka's jars
+# and Trino's server into ~/.cache/pipec.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,12 +25,22 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo build"
 cargo build --workspace --all-targets --locked
 
-echo "== kafka"
-# A fresh broker per run, stopped however the run ends.
+echo "== kafka, trino"
+# A fresh broker and a fresh Trino metastore per run, stopped however the
+# run ends. Trino starts in the background while the broker does.
+stop_services() {
+  bash tests/services/kafka.sh stop >/dev/null 2>&1 || true
+  bash tests/services/trino.sh stop >/dev/null 2>&1 || true
+}
+trap stop_services EXIT
 bash tests/services/kafka.sh reset >/dev/null
-trap 'bash tests/services/kafka.sh stop >/dev/null 2>&1 || true' EXIT
+bash tests/services/trino.sh reset >/dev/null
+bash tests/services/trino.sh start &
+trino_start=$!
 bash tests/services/kafka.sh start
+wait "$trino_start"
 export PIPEC_TEST_KAFKA="$(bash tests/services/kafka.sh bootstrap)"
+export PIPEC_TEST_TRINO="$PWD/tests/services/trino.sh"
 export PIPEC_REQUIRE_KAFKA=1
 
 echo "== cargo test"

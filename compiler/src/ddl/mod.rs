@@ -17,11 +17,28 @@ pub enum Dialect {
     Trino,
 }
 
-/// What the plan cannot know: where relative paths resolve.
+/// What the plan cannot know: where relative paths resolve, and what the
+/// engine's catalog is set to.
 #[derive(Debug, Clone)]
 pub struct DdlOptions {
     /// The absolute data directory of `pipec run --data-dir`.
     pub data_root: String,
+    /// The digits of a second Trino's Hive catalog keeps in a timestamp
+    /// (`hive.timestamp-precision`): 3 (its default, MILLISECONDS), 6 or 9.
+    /// Its DDL must name exactly that precision.
+    pub trino_timestamp_precision: u8,
+}
+
+impl DdlOptions {
+    /// Trino's own default precision: DDL that runs on an untouched catalog.
+    pub const TRINO_DEFAULT_PRECISION: u8 = 3;
+
+    pub fn new(data_root: impl Into<String>) -> Self {
+        DdlOptions {
+            data_root: data_root.into(),
+            trino_timestamp_precision: Self::TRINO_DEFAULT_PRECISION,
+        }
+    }
 }
 
 /// One table, ready for any dialect.
@@ -50,7 +67,7 @@ pub fn generate(
     options: &DdlOptions,
     only: Option<&str>,
 ) -> Result<String, UnknownTable> {
-    let mut tables = tables(plan, options);
+    let mut tables = tables(plan, options, dialect);
     if let Some(wanted) = only {
         let known: Vec<String> = tables
             .iter()
@@ -90,10 +107,13 @@ pub fn generate(
         .map(|table| match dialect {
             Dialect::Hive => hive::table(table),
             Dialect::Spark => spark::table(table),
-            Dialect::Trino => trino::table(table),
+            Dialect::Trino => trino::table(table, options),
         })
         .collect();
     let mut out = String::new();
+    if dialect == Dialect::Trino {
+        out.push_str(&trino::preamble(&tables, options));
+    }
     if !creates.is_empty() {
         out.push_str(&creates.concat());
         out.push('\n');
@@ -102,12 +122,13 @@ pub fn generate(
     Ok(out)
 }
 
-/// The plan's tables and its dead-letter table.
-pub fn tables(plan: &Plan, options: &DdlOptions) -> Vec<TableDdl> {
+/// The plan's tables and its dead-letter table, with locations as
+/// `dialect`'s engine reads them.
+pub fn tables(plan: &Plan, options: &DdlOptions, dialect: Dialect) -> Vec<TableDdl> {
     let mut out: Vec<TableDdl> = plan
         .tables
         .iter()
-        .map(|t| table(plan, t, options))
+        .map(|t| table(plan, t, options, dialect))
         .collect();
     let dead = &plan.dead_letters;
     out.push(TableDdl {
@@ -121,13 +142,13 @@ pub fn tables(plan: &Plan, options: &DdlOptions) -> Vec<TableDdl> {
             DEAD_LETTER_PARTITION.into(),
             ColumnType::Data(DataType::String),
         )],
-        location: uri(&dead.path, options),
+        location: uri(&dead.path, options, dialect),
         properties: vec![("parquet.compress".into(), "SNAPPY".into())],
     });
     out
 }
 
-fn table(plan: &Plan, table: &Table, options: &DdlOptions) -> TableDdl {
+fn table(plan: &Plan, table: &Table, options: &DdlOptions, dialect: Dialect) -> TableDdl {
     let sink = plan.sink(&table.sink);
     TableDdl {
         database: table.database.clone(),
@@ -142,10 +163,10 @@ fn table(plan: &Plan, table: &Table, options: &DdlOptions) -> TableDdl {
             .iter()
             .map(|c| (c.name.clone(), ColumnType::Data(c.data_type)))
             .collect(),
-        location: table
-            .location
-            .clone()
-            .unwrap_or_else(|| uri(&sink.path, options)),
+        location: match &table.location {
+            Some(written) => engine_url(written, dialect),
+            None => uri(&sink.path, options, dialect),
+        },
         properties: table
             .properties
             .iter()
@@ -154,15 +175,34 @@ fn table(plan: &Plan, table: &Table, options: &DdlOptions) -> TableDdl {
     }
 }
 
-/// A location as the URI engines want in `LOCATION`.
-fn uri(location: &Location, options: &DdlOptions) -> String {
-    match location {
+/// A location as `dialect`'s engine wants it in `LOCATION`.
+fn uri(location: &Location, options: &DdlOptions, dialect: Dialect) -> String {
+    let url = match location {
         Location::Relative(path) => {
             format!("file://{}/{path}", options.data_root.trim_end_matches('/'))
         }
         Location::Absolute(path) => format!("file://{path}"),
         Location::Url(url) => url.clone(),
-    }
+    };
+    engine_url(&url, dialect)
+}
+
+/// One URL in each engine's scheme for it. Hive and Spark read S3 through
+/// Hadoop's S3A (`s3a://`); Trino's native file systems take `s3://`, and
+/// read local files only as `local://` (a `file://` location lists its
+/// files back as `local://` and finds none of them: trinodb/trino#26072).
+pub fn engine_url(url: &str, dialect: Dialect) -> String {
+    let (scheme, rest) = match url.split_once("://") {
+        Some(parts) => parts,
+        None => return url.to_string(),
+    };
+    let scheme = match (dialect, scheme.to_ascii_lowercase().as_str()) {
+        (Dialect::Hive | Dialect::Spark, "s3" | "s3n") => "s3a",
+        (Dialect::Trino, "s3a" | "s3n") => "s3",
+        (Dialect::Trino, "file") => "local",
+        _ => scheme,
+    };
+    format!("{scheme}://{rest}")
 }
 
 /// A string literal in single quotes, quotes doubled.

@@ -2,7 +2,7 @@
 //! format, partitioned_by)`, partition columns last, reserved words in
 //! double quotes, partitions registered with `sync_partition_metadata`.
 
-use super::{quote_string, ColumnType, TableDdl};
+use super::{quote_string, ColumnType, DdlOptions, TableDdl};
 use crate::types::DataType;
 
 /// Trino's reserved keywords (those that must be quoted as identifiers).
@@ -102,16 +102,46 @@ fn identifier(name: &str) -> String {
     }
 }
 
-fn type_name(column_type: ColumnType) -> &'static str {
+fn type_name(column_type: ColumnType, options: &DdlOptions) -> String {
     match column_type {
-        ColumnType::Data(DataType::String) => "VARCHAR",
-        ColumnType::Data(DataType::Int) => "BIGINT",
-        ColumnType::Data(DataType::Float) => "DOUBLE",
-        ColumnType::Data(DataType::Bool) => "BOOLEAN",
-        ColumnType::Data(DataType::Timestamp) => "TIMESTAMP(6)",
-        ColumnType::Binary => "VARBINARY",
-        ColumnType::Int32 => "INTEGER",
+        ColumnType::Data(DataType::String) => "VARCHAR".into(),
+        ColumnType::Data(DataType::Int) => "BIGINT".into(),
+        ColumnType::Data(DataType::Float) => "DOUBLE".into(),
+        ColumnType::Data(DataType::Bool) => "BOOLEAN".into(),
+        ColumnType::Data(DataType::Timestamp) => {
+            format!("TIMESTAMP({})", options.trino_timestamp_precision)
+        }
+        ColumnType::Binary => "VARBINARY".into(),
+        ColumnType::Int32 => "INTEGER".into(),
     }
+}
+
+/// What the Hive catalog must be set to for these statements, said once at
+/// the top: the tables are only as right as the catalog they run in.
+pub fn preamble(tables: &[TableDdl], options: &DdlOptions) -> String {
+    let precision = match options.trino_timestamp_precision {
+        3 => "MILLISECONDS (the default)",
+        6 => "MICROSECONDS",
+        _ => "NANOSECONDS",
+    };
+    let mut out = format!(
+        "-- Trino, Hive connector. Timestamps are TIMESTAMP({}): the catalog's\n\
+         -- hive.timestamp-precision must be {precision}.\n",
+        options.trino_timestamp_precision
+    );
+    let scheme = |prefix: &str| tables.iter().any(|t| t.location.starts_with(prefix));
+    if scheme("local://") {
+        out.push_str(
+            "-- Local files: fs.native-local.enabled=true and local.location=/ in the catalog.\n",
+        );
+    }
+    if scheme("s3://") {
+        out.push_str(
+            "-- S3: fs.native-s3.enabled=true (and s3.endpoint, s3.region, credentials).\n",
+        );
+    }
+    out.push('\n');
+    out
 }
 
 /// `CREATE SCHEMA IF NOT EXISTS`, for `default` too: Trino's file-based
@@ -120,7 +150,7 @@ pub fn schema(database: &str) -> String {
     format!("CREATE SCHEMA IF NOT EXISTS {};\n", identifier(database))
 }
 
-pub fn table(table: &TableDdl) -> String {
+pub fn table(table: &TableDdl, options: &DdlOptions) -> String {
     let qualified = format!(
         "{}.{}",
         identifier(&table.database),
@@ -130,7 +160,7 @@ pub fn table(table: &TableDdl) -> String {
         .columns
         .iter()
         .chain(&table.partition_columns)
-        .map(|(name, t)| format!("  {} {}", identifier(name), type_name(*t)))
+        .map(|(name, t)| format!("  {} {}", identifier(name), type_name(*t, options)))
         .collect();
     let mut with = vec![
         format!("  external_location = {}", quote_string(&table.location)),
