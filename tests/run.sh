@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, as a newcomer and CI run it: installs the tools the
-# tests drive (kcat, ab), starts a real Apache Kafka broker and a real Trino,
-# then runs formatting, lints and every test of every crate, and stops the
-# services. Python (pyarrow, DuckDB, PySpark) goes into a venv, Kafka's jars
-# and Trino's server into ~/.cache/pipec.
+# tests drive (kcat, ab), starts a real Apache Kafka broker, a real S3
+# server (SeaweedFS) and a real Trino, then runs formatting, lints and every
+# test of every crate, and stops the services. Python (pyarrow, DuckDB,
+# PySpark) goes into a venv; Kafka's jars, SeaweedFS and Trino's server into
+# ~/.cache/pipec.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,10 @@ export INSTA_UPDATE=no
 
 echo "== tools"
 bash tests/services/tools.sh
+# Downloads only (Trino's server from Maven Central), in the background while
+# Rust builds; SeaweedFS compiles (CPU), so it is built after cargo.
+bash tests/services/trino.sh fetch >/tmp/pipec-trino-fetch.log 2>&1 &
+trino_fetch=$!
 # pyarrow and DuckDB: the independent readers of the Parquet files.
 PIPEC_TEST_PYTHON="$(bash tests/services/venv.sh | tail -n 1)"
 export PIPEC_TEST_PYTHON
@@ -24,17 +29,27 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo build"
 cargo build --workspace --all-targets --locked
+wait "$trino_fetch" || { cat /tmp/pipec-trino-fetch.log; exit 1; }
+bash tests/services/s3.sh fetch >/dev/null
 
-echo "== kafka, trino"
-# A fresh broker and a fresh Trino metastore per run, stopped however the
-# run ends. Trino starts in the background while the broker does.
+echo "== kafka, s3, trino"
+# Fresh state per run (broker, object store, Trino metastore), stopped however
+# the run ends. SeaweedFS is built once (minutes, cached); Trino, which reads
+# the S3 server's tables too, starts in the background while the broker does.
 stop_services() {
   bash tests/services/kafka.sh stop >/dev/null 2>&1 || true
   bash tests/services/trino.sh stop >/dev/null 2>&1 || true
+  bash tests/services/s3.sh stop >/dev/null 2>&1 || true
 }
 trap stop_services EXIT
 bash tests/services/kafka.sh reset >/dev/null
+bash tests/services/s3.sh reset >/dev/null
 bash tests/services/trino.sh reset >/dev/null
+bash tests/services/s3.sh start
+eval "$(bash tests/services/s3.sh env)"
+bash tests/services/s3.sh mb pipec-test
+export PIPEC_TEST_S3_URL="s3://pipec-test"
+export PIPEC_TRINO_S3_ENDPOINT="$AWS_ENDPOINT_URL"
 bash tests/services/trino.sh start &
 trino_start=$!
 bash tests/services/kafka.sh start

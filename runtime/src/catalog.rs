@@ -8,6 +8,7 @@
 //! identifiers become.
 
 use crate::sink::decode::{arrow_type, dead_letter_schema, file_schema};
+use crate::storage::Storage;
 use arrow::datatypes::{DataType as ArrowType, SchemaRef};
 use datafusion::catalog::MemorySchemaProvider;
 use datafusion::common::{Column, TableReference};
@@ -16,6 +17,7 @@ use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::{col, Expr};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use pipec_compiler::plan::{Location, Plan, Sink, DEAD_LETTER_PARTITION};
@@ -60,7 +62,7 @@ pub async fn session(plan: &Plan, data_dir: &Path) -> Result<(SessionContext, Ve
         );
     }
     let dead = &plan.dead_letters;
-    let url = directory_url(&dead.path, data_dir)?;
+    let url = directory_url(&ctx, &dead.path, data_dir)?;
     let names: Vec<String> = dead_letter_schema()
         .fields()
         .iter()
@@ -98,7 +100,7 @@ async fn register_sink_table(
         let (column, data_type) = p.column();
         (column.to_string(), arrow_type(data_type))
     });
-    let url = directory_url(&sink.path, data_dir)?;
+    let url = directory_url(ctx, &sink.path, data_dir)?;
     let partition_ref = partition.as_ref().map(|(c, t)| (c.as_str(), t.clone()));
     register(
         ctx,
@@ -167,8 +169,10 @@ fn ensure_schema(ctx: &SessionContext, name: &str) -> Result<()> {
 }
 
 /// A directory URL with a trailing slash, creating a local directory so that
-/// a table with no files yet is empty rather than missing.
-fn directory_url(location: &Location, data_dir: &Path) -> Result<String> {
+/// a table with no files yet is empty rather than missing. An object-store
+/// URL's store (its bucket, with the credentials the sinks use) is
+/// registered with the session, so the tables read what the sinks wrote.
+fn directory_url(ctx: &SessionContext, location: &Location, data_dir: &Path) -> Result<String> {
     let local = |path: &Path| -> Result<String> {
         std::fs::create_dir_all(path)?;
         let path = std::fs::canonicalize(path)?;
@@ -177,6 +181,17 @@ fn directory_url(location: &Location, data_dir: &Path) -> Result<String> {
     match location {
         Location::Relative(path) => local(&data_dir.join(path)),
         Location::Absolute(path) => local(Path::new(path)),
-        Location::Url(url) => Ok(format!("{}/", url.trim_end_matches('/'))),
+        Location::Url(url) if url.starts_with("file://") => {
+            local(Path::new(&url["file://".len()..]))
+        }
+        Location::Url(url) => {
+            let storage = Storage::open(location, data_dir)
+                .map_err(|e| DataFusionError::External(Box::new(e)))?;
+            let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+            let bucket = rest.split('/').next().unwrap_or_default();
+            let base = ObjectStoreUrl::parse(format!("{scheme}://{bucket}"))?;
+            ctx.register_object_store(base.as_ref(), storage.object_store());
+            Ok(format!("{}/", url.trim_end_matches('/')))
+        }
     }
 }

@@ -20,6 +20,7 @@ pub struct Metrics {
     pub sink_files_written: IntCounterVec,
     pub dead_letters: IntCounterVec,
     pub sink_lag: prometheus::IntGaugeVec,
+    pub sink_fenced: IntCounterVec,
 }
 
 impl Metrics {
@@ -88,6 +89,10 @@ impl Metrics {
             "dead_letters_total",
             "Messages a sink sent to the dead-letter table",
         );
+        let sink_fenced = sink_counter(
+            "sink_fenced_total",
+            "Writes refused because another worker had claimed the partition",
+        );
         let sink_lag = prometheus::IntGaugeVec::new(
             Opts::new(
                 "sink_lag",
@@ -102,6 +107,7 @@ impl Metrics {
             Box::new(sink_files_written.clone()),
             Box::new(dead_letters.clone()),
             Box::new(sink_lag.clone()),
+            Box::new(sink_fenced.clone()),
             Box::new(requests.clone()),
             Box::new(events_produced.clone()),
             Box::new(delivery_seconds.clone()),
@@ -128,6 +134,7 @@ impl Metrics {
             sink_events_read,
             sink_rows_written,
             sink_files_written,
+            sink_fenced,
             dead_letters,
             sink_lag,
         }

@@ -9,7 +9,7 @@ use object_store::azure::MicrosoftAzureBuilder;
 use object_store::gcp::GoogleCloudStorageBuilder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion};
 use pipec_compiler::plan::Location;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -32,6 +32,31 @@ pub struct Storage {
     root: ObjectPath,
     /// The location as the user wrote it, resolved, for messages and DDL.
     display: String,
+    /// The directory on disk the store's paths start from, for a local
+    /// store: conditional writes lock files there (object_store's local
+    /// store has no compare-and-swap).
+    local_dir: Option<PathBuf>,
+}
+
+/// What a conditional write expects to find, as a read returned it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ObjectVersion {
+    /// No object.
+    Absent,
+    /// The object store's own version of it (ETag, version id), which the
+    /// store compares atomically (S3's `If-Match`).
+    Tagged(UpdateVersion),
+    /// A local file, by its content, compared under an exclusive lock.
+    Content(Bytes),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConditionalPutError {
+    /// Someone else wrote the object since it was read.
+    #[error("`{location}` was written by someone else since it was read")]
+    Conflict { location: String },
+    #[error(transparent)]
+    Storage(#[from] StorageError),
 }
 
 impl std::fmt::Debug for Storage {
@@ -62,6 +87,7 @@ impl Storage {
             store: Arc::new(store),
             root: ObjectPath::default(),
             display: dir.display().to_string(),
+            local_dir: Some(dir),
         })
     }
 
@@ -106,6 +132,7 @@ impl Storage {
             store,
             root: ObjectPath::from(path.trim_matches('/')),
             display: url.to_string(),
+            local_dir: None,
         })
     }
 
@@ -115,11 +142,17 @@ impl Storage {
             store: self.store.clone(),
             root: self.path(relative),
             display: format!("{}/{relative}", self.display.trim_end_matches('/')),
+            local_dir: self.local_dir.clone(),
         }
     }
 
     pub fn display(&self) -> &str {
         &self.display
+    }
+
+    /// The store itself, for readers that take one (DataFusion's catalog).
+    pub fn object_store(&self) -> Arc<dyn ObjectStore> {
+        self.store.clone()
     }
 
     /// `root/relative`.
@@ -152,6 +185,93 @@ impl Storage {
             Ok(result) => result.bytes().await.map(Some).map_err(|e| self.io(e)),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(self.io(e)),
+        }
+    }
+
+    /// The object and its version, for a later [`Storage::put_if`].
+    pub async fn get_versioned(
+        &self,
+        relative: &str,
+    ) -> Result<Option<(Bytes, ObjectVersion)>, StorageError> {
+        match self.store.get(&self.path(relative)).await {
+            Ok(result) => {
+                let version = UpdateVersion {
+                    e_tag: result.meta.e_tag.clone(),
+                    version: result.meta.version.clone(),
+                };
+                let bytes = result.bytes().await.map_err(|e| self.io(e))?;
+                let version = if self.local_dir.is_some() {
+                    ObjectVersion::Content(bytes.clone())
+                } else {
+                    ObjectVersion::Tagged(version)
+                };
+                Ok(Some((bytes, version)))
+            }
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.io(e)),
+        }
+    }
+
+    /// Writes the object only if it is still as `expected` says, atomically
+    /// with respect to every other writer: S3's conditional PUT
+    /// (`If-None-Match: *`, `If-Match: ETAG`) on object stores, an
+    /// exclusive `flock` around read, compare and rename on a local disk
+    /// (every process sharing the directory takes the same lock).
+    pub async fn put_if(
+        &self,
+        relative: &str,
+        bytes: Vec<u8>,
+        expected: &ObjectVersion,
+    ) -> Result<ObjectVersion, ConditionalPutError> {
+        let conflict = || ConditionalPutError::Conflict {
+            location: format!("{}/{relative}", self.display.trim_end_matches('/')),
+        };
+        if let Some(dir) = &self.local_dir {
+            let file = dir.join(self.path(relative).as_ref());
+            let expected = expected.clone();
+            let written =
+                tokio::task::spawn_blocking(move || put_if_local(&file, &bytes, &expected))
+                    .await
+                    .map_err(|e| StorageError::Open {
+                        location: self.display.clone(),
+                        reason: format!("the conditional write did not finish: {e}"),
+                    })?;
+            return match written {
+                Ok(Some(version)) => Ok(version),
+                Ok(None) => Err(conflict()),
+                Err(error) => Err(ConditionalPutError::Storage(StorageError::Open {
+                    location: format!("{}/{relative}", self.display),
+                    reason: error.to_string(),
+                })),
+            };
+        }
+        let mode = match expected {
+            ObjectVersion::Absent => PutMode::Create,
+            ObjectVersion::Tagged(version) => PutMode::Update(version.clone()),
+            ObjectVersion::Content(_) => return Err(conflict()),
+        };
+        let options = PutOptions {
+            mode,
+            ..PutOptions::default()
+        };
+        match self
+            .store
+            .put_opts(
+                &self.path(relative),
+                PutPayload::from(Bytes::from(bytes)),
+                options,
+            )
+            .await
+        {
+            Ok(result) => Ok(ObjectVersion::Tagged(UpdateVersion {
+                e_tag: result.e_tag,
+                version: result.version,
+            })),
+            Err(
+                object_store::Error::AlreadyExists { .. }
+                | object_store::Error::Precondition { .. },
+            ) => Err(conflict()),
+            Err(e) => Err(ConditionalPutError::Storage(self.io(e))),
         }
     }
 
@@ -201,6 +321,52 @@ impl Storage {
     }
 }
 
+/// The local half of [`Storage::put_if`]: `Ok(None)` on a conflict.
+fn put_if_local(
+    file: &Path,
+    bytes: &[u8],
+    expected: &ObjectVersion,
+) -> std::io::Result<Option<ObjectVersion>> {
+    use std::io::Write;
+    let parent = file.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)?;
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    // A lock file beside the object, never replaced, so every writer locks
+    // the same inode; the lock goes with the handle.
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(parent.join(format!(".{name}.lock")))?;
+    lock.lock()?;
+    let current = match std::fs::read(file) {
+        Ok(current) => Some(current),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+        Err(error) => return Err(error),
+    };
+    let matches = match (expected, &current) {
+        (ObjectVersion::Absent, None) => true,
+        (ObjectVersion::Content(expected), Some(current)) => {
+            expected.as_ref() == current.as_slice()
+        }
+        _ => false,
+    };
+    if !matches {
+        return Ok(None);
+    }
+    let staging = parent.join(format!(".{name}.{}.tmp", std::process::id()));
+    {
+        let mut out = std::fs::File::create(&staging)?;
+        out.write_all(bytes)?;
+        out.sync_all()?;
+    }
+    std::fs::rename(&staging, file)?;
+    Ok(Some(ObjectVersion::Content(Bytes::copy_from_slice(bytes))))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,6 +393,65 @@ mod tests {
         assert!(storage.list("").await.unwrap().is_empty());
         assert!(dir.join("files").is_dir());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Two writers that read the same version: one wins, the other is told.
+    #[tokio::test]
+    async fn conditional_writes_let_one_of_two_writers_win() {
+        let dir = std::env::temp_dir().join(format!("pipec-cas-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let storage = Storage::open(&Location::Relative("cp".into()), &dir).unwrap();
+        conditional_writes_on(&storage).await;
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The same on the S3 server of `tests/services/s3.sh`, when the test
+    /// command names a bucket (`PIPEC_TEST_S3_URL`, with the `AWS_*` settings).
+    #[tokio::test]
+    async fn conditional_writes_let_one_of_two_writers_win_on_s3() {
+        let Ok(url) = std::env::var("PIPEC_TEST_S3_URL") else {
+            return;
+        };
+        let url = format!("{url}/cas-{}-{}", std::process::id(), rand_suffix());
+        let storage = Storage::open(&Location::Url(url), Path::new(".")).unwrap();
+        conditional_writes_on(&storage).await;
+    }
+
+    fn rand_suffix() -> u128 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    }
+
+    async fn conditional_writes_on(storage: &Storage) {
+        let first = storage
+            .put_if("x.json", b"1".to_vec(), &ObjectVersion::Absent)
+            .await
+            .unwrap();
+        assert!(matches!(
+            storage
+                .put_if("x.json", b"other".to_vec(), &ObjectVersion::Absent)
+                .await,
+            Err(ConditionalPutError::Conflict { .. })
+        ));
+        let (bytes, read) = storage.get_versioned("x.json").await.unwrap().unwrap();
+        assert_eq!(bytes.as_ref(), b"1");
+        // Both hold the version of "1"; the first to write wins.
+        let second = storage
+            .put_if("x.json", b"2".to_vec(), &read)
+            .await
+            .unwrap();
+        assert_ne!(second, first);
+        assert!(matches!(
+            storage.put_if("x.json", b"stale".to_vec(), &read).await,
+            Err(ConditionalPutError::Conflict { .. })
+        ));
+        storage
+            .put_if("x.json", b"3".to_vec(), &second)
+            .await
+            .unwrap();
+        assert_eq!(storage.get("x.json").await.unwrap().unwrap().as_ref(), b"3");
     }
 
     #[test]

@@ -5,8 +5,34 @@
 //! Those files become visible only after (by rename), and a restart rolls
 //! forward the renames a crash interrupted and deletes hidden files that no
 //! checkpoint names. So a table holds each event exactly once.
+//!
+//! # Fencing: one writer per partition, whatever Kafka believes
+//!
+//! Several workers share a checkpoint directory, and Kafka may hand a
+//! partition to a new worker while the old one still runs (a rebalance it
+//! has not heard of yet, or a pause past the session timeout: a zombie).
+//! Every checkpoint write is therefore conditional on the version of the
+//! checkpoint the writer last read or wrote ([`Storage::put_if`]: S3's
+//! `If-Match`, a lock on a local disk):
+//!
+//! 1. **Claim.** A worker that takes a partition reads its checkpoint and
+//!    writes it back with `generation + 1` and itself as `owner`. From then
+//!    on, any write based on an older version fails.
+//! 2. **Recover.** Only after its claim does it finish the renames the
+//!    checkpoint names and delete the partition's other hidden files: a
+//!    zombie's files can no longer be committed, so they are abandoned.
+//! 3. **Commit.** Each trigger writes the checkpoint on the version of the
+//!    claim (or the last commit). A conflict means another worker claimed
+//!    the partition: this worker is fenced; it deletes its hidden files,
+//!    forgets the partition, and its events stay in Kafka for the owner.
+//!
+//! Invariants: a partition's checkpoint only moves forward (every write
+//! starts from the last one); a file becomes visible only if the checkpoint
+//! that names it was written, so no two visible files of a partition
+//! overlap; hidden names carry the writer's generation, so two writers
+//! never write the same object.
 
-use crate::storage::{Storage, StorageError};
+use crate::storage::{ConditionalPutError, ObjectVersion, Storage, StorageError};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,6 +46,13 @@ pub struct Checkpoint {
     pub next_offset: i64,
     /// The files of the trigger that wrote this checkpoint.
     pub files: Vec<CommittedFile>,
+    /// How many times a worker has claimed the partition (see the module
+    /// docs); the current owner's claim number.
+    #[serde(default)]
+    pub generation: u64,
+    /// Who claimed it last, for people reading the file.
+    #[serde(default)]
+    pub owner: String,
 }
 
 /// A file written hidden, to be made visible under its final name.
@@ -43,6 +76,16 @@ pub enum CheckpointError {
     Storage(#[from] StorageError),
     #[error("checkpoint `{path}` is damaged: {reason}")]
     Damaged { path: String, reason: String },
+    /// Another worker claimed the partition since this one read it.
+    #[error("partition {partition} of `{topic}` was claimed by another worker")]
+    Fenced { topic: String, partition: i32 },
+}
+
+/// A checkpoint as read, with the version a conditional write replaces.
+#[derive(Debug, Clone)]
+pub struct Versioned {
+    pub checkpoint: Option<Checkpoint>,
+    pub version: ObjectVersion,
 }
 
 #[derive(Debug, Clone)]
@@ -64,25 +107,72 @@ impl CheckpointStore {
         topic: &str,
         partition: i32,
     ) -> Result<Option<Checkpoint>, CheckpointError> {
-        let path = Self::path(topic, partition);
-        let Some(bytes) = self.storage.get(&path).await? else {
-            return Ok(None);
-        };
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| CheckpointError::Damaged {
-                path: format!("{}/{path}", self.storage.display()),
-                reason: e.to_string(),
-            })
+        Ok(self.load_versioned(topic, partition).await?.checkpoint)
     }
 
-    /// Replaces the partition's checkpoint in one atomic write.
-    pub async fn save(&self, checkpoint: &Checkpoint) -> Result<(), CheckpointError> {
+    pub async fn load_versioned(
+        &self,
+        topic: &str,
+        partition: i32,
+    ) -> Result<Versioned, CheckpointError> {
+        let path = Self::path(topic, partition);
+        let Some((bytes, version)) = self.storage.get_versioned(&path).await? else {
+            return Ok(Versioned {
+                checkpoint: None,
+                version: ObjectVersion::Absent,
+            });
+        };
+        let checkpoint = serde_json::from_slice(&bytes).map_err(|e| CheckpointError::Damaged {
+            path: format!("{}/{path}", self.storage.display()),
+            reason: e.to_string(),
+        })?;
+        Ok(Versioned {
+            checkpoint: Some(checkpoint),
+            version,
+        })
+    }
+
+    /// Replaces the partition's checkpoint in one atomic write, if it is
+    /// still at `expected`; the new version.
+    pub async fn save(
+        &self,
+        checkpoint: &Checkpoint,
+        expected: &ObjectVersion,
+    ) -> Result<ObjectVersion, CheckpointError> {
         let bytes = serde_json::to_vec_pretty(checkpoint).expect("a checkpoint serialises");
-        self.storage
-            .put(&Self::path(&checkpoint.topic, checkpoint.partition), bytes)
-            .await?;
-        Ok(())
+        let path = Self::path(&checkpoint.topic, checkpoint.partition);
+        match self.storage.put_if(&path, bytes, expected).await {
+            Ok(version) => Ok(version),
+            Err(ConditionalPutError::Conflict { .. }) => Err(CheckpointError::Fenced {
+                topic: checkpoint.topic.clone(),
+                partition: checkpoint.partition,
+            }),
+            Err(ConditionalPutError::Storage(error)) => Err(error.into()),
+        }
+    }
+
+    /// Makes `owner` the partition's writer: its checkpoint (or a new one,
+    /// at `fresh`) written back with the next generation. Retried when a
+    /// writer of an older generation commits in between.
+    pub async fn claim(
+        &self,
+        fresh: Checkpoint,
+        owner: &str,
+    ) -> Result<(Checkpoint, ObjectVersion), CheckpointError> {
+        const ATTEMPTS: usize = 10;
+        let mut last_error = None;
+        for _ in 0..ATTEMPTS {
+            let read = self.load_versioned(&fresh.topic, fresh.partition).await?;
+            let mut claimed = read.checkpoint.clone().unwrap_or_else(|| fresh.clone());
+            claimed.generation += 1;
+            claimed.owner = owner.to_string();
+            match self.save(&claimed, &read.version).await {
+                Ok(version) => return Ok((claimed, version)),
+                Err(error @ CheckpointError::Fenced { .. }) => last_error = Some(error),
+                Err(error) => return Err(error),
+            }
+        }
+        Err(last_error.expect("a failed attempt"))
     }
 }
 
@@ -108,15 +198,31 @@ mod tests {
                 pending: ".a.pending".into(),
                 visible: "a.parquet".into(),
             }],
+            generation: 0,
+            owner: String::new(),
         };
-        store.save(&checkpoint).await.unwrap();
+        let (claimed, version) = store.claim(checkpoint.clone(), "me").await.unwrap();
+        assert_eq!((claimed.generation, claimed.owner.as_str()), (1, "me"));
         let later = Checkpoint {
             next_offset: 50,
             files: vec![],
-            ..checkpoint.clone()
+            ..claimed.clone()
         };
-        store.save(&later).await.unwrap();
-        assert_eq!(store.load("events", 0).await.unwrap(), Some(later));
+        let version = store.save(&later, &version).await.unwrap();
+        assert_eq!(store.load("events", 0).await.unwrap(), Some(later.clone()));
+        // Another worker claims the partition: the first is fenced, and the
+        // checkpoint keeps what the first committed.
+        let (theirs, _) = store.claim(checkpoint.clone(), "them").await.unwrap();
+        assert_eq!((theirs.generation, theirs.next_offset), (2, 50));
+        let stale = Checkpoint {
+            next_offset: 60,
+            ..later.clone()
+        };
+        assert!(matches!(
+            store.save(&stale, &version).await,
+            Err(CheckpointError::Fenced { partition: 0, .. })
+        ));
+        assert_eq!(store.load("events", 0).await.unwrap(), Some(theirs));
         assert_eq!(store.load("events", 1).await.unwrap(), None);
         std::fs::write(dir.join("cp/offsets/events/1.json"), b"{trunc").unwrap();
         assert!(matches!(

@@ -16,11 +16,11 @@ use crate::backlog::Backlog;
 use crate::bus::BusSettings;
 use crate::metrics::Metrics;
 use crate::storage::{Storage, StorageError};
-use checkpoint::{CheckpointError, CheckpointStore};
+use checkpoint::{Checkpoint, CheckpointError, CheckpointStore};
 use decode::{file_schema, full_schema};
 use filter::CompiledFilter;
 use futures::FutureExt;
-use partition::PartitionBuffer;
+use partition::{Claim, PartitionBuffer, WriteError};
 use pipec_compiler::plan::{Plan, Schema, Sink};
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::error::KafkaError;
@@ -94,6 +94,8 @@ pub struct SinkWorker {
     backlog: Option<Arc<Backlog>>,
     partitions: BTreeMap<i32, PartitionBuffer>,
     cluster: String,
+    /// Who this worker is, in the checkpoints it claims.
+    owner: String,
     /// This sink's counters, looked up once rather than per message.
     events_read: prometheus::IntCounter,
     dead_lettered: prometheus::IntCounter,
@@ -180,6 +182,7 @@ impl SinkWorker {
             backlog,
             partitions: BTreeMap::new(),
             cluster: String::new(),
+            owner: worker_id(),
         })
     }
 
@@ -423,56 +426,60 @@ impl SinkWorker {
         Ok(self.policy.due(&buffers, since_last_write))
     }
 
-    /// The partition's buffer, starting from its checkpoint: hidden files a
-    /// crash left are made visible if the checkpoint names them, deleted if not.
+    /// The partition's buffer, starting from its checkpoint, which this
+    /// worker first claims (see `checkpoint`'s fencing protocol): then the
+    /// hidden files a crash left are made visible if the checkpoint names
+    /// them, deleted if not.
     async fn open_partition(&mut self, partition: i32) -> Result<&mut PartitionBuffer, SinkError> {
         if !self.partitions.contains_key(&partition) {
-            let checkpoint_error = |source| SinkError::Checkpoint {
-                sink: self.name.clone(),
-                source,
+            let fresh = Checkpoint {
+                cluster: self.cluster.clone(),
+                topic: self.topic.clone(),
+                partition,
+                next_offset: 0,
+                files: Vec::new(),
+                generation: 0,
+                owner: String::new(),
             };
-            let checkpoint = self
-                .checkpoints
-                .load(&self.topic, partition)
-                .await
-                .map_err(checkpoint_error)?;
-            let next_offset = match &checkpoint {
-                Some(c) if c.cluster == self.cluster => {
-                    partition::recover(c, &self.data, &self.dead_letters, &self.topic)
-                        .await
-                        .map_err(|source| SinkError::Storage {
-                            sink: self.name.clone(),
-                            source,
-                        })?;
-                    c.next_offset
-                }
-                Some(c) => {
-                    tracing::warn!(
-                        sink = %self.name, partition, checkpoint_cluster = %c.cluster, cluster = %self.cluster,
-                        "the checkpoint is of another Kafka cluster; reading this partition from its start"
-                    );
-                    0
-                }
-                None => 0,
-            };
-            if checkpoint.is_none()
-                || checkpoint
-                    .as_ref()
-                    .is_some_and(|c| c.cluster != self.cluster)
-            {
-                partition::remove_orphans(&self.data, &self.dead_letters, &self.topic, partition)
+            let (claimed, version) =
+                self.checkpoints
+                    .claim(fresh, &self.owner)
                     .await
-                    .map_err(|source| SinkError::Storage {
+                    .map_err(|source| SinkError::Checkpoint {
                         sink: self.name.clone(),
                         source,
                     })?;
-            }
+            tracing::debug!(sink = %self.name, partition, generation = claimed.generation, "partition claimed");
+            let storage_error = |source| SinkError::Storage {
+                sink: self.name.clone(),
+                source,
+            };
+            let next_offset = if claimed.cluster == self.cluster {
+                partition::recover(&claimed, &self.data, &self.dead_letters, &self.topic)
+                    .await
+                    .map_err(storage_error)?;
+                claimed.next_offset
+            } else {
+                tracing::warn!(
+                    sink = %self.name, partition, checkpoint_cluster = %claimed.cluster, cluster = %self.cluster,
+                    "the checkpoint is of another Kafka cluster; reading this partition from its start"
+                );
+                partition::remove_orphans(&self.data, &self.dead_letters, &self.topic, partition)
+                    .await
+                    .map_err(storage_error)?;
+                0
+            };
+            let claim = Claim {
+                generation: claimed.generation,
+                version,
+            };
             let buffer =
                 PartitionBuffer::new(partition, next_offset, &self.schema, &self.sink.metadata)
                     .map_err(|e| SinkError::Internal {
                         sink: self.name.clone(),
                         message: e.to_string(),
-                    })?;
+                    })?
+                    .with_claim(claim);
             self.partitions.insert(partition, buffer);
         }
         Ok(self.partitions.get_mut(&partition).expect("inserted above"))
@@ -565,12 +572,32 @@ impl SinkWorker {
                         data: &self.data,
                         dead_letters: &self.dead_letters,
                         checkpoints: &self.checkpoints,
+                        owner: &self.owner,
                     })
                     .await
-                    .map_err(|message| SinkError::Internal {
+            };
+            let written = match written {
+                Ok(written) => written,
+                Err(WriteError::Fenced { partition }) => {
+                    // A rebalance this worker has not heard of, or a pause
+                    // past the session timeout: the partition is another's.
+                    self.partitions.remove(&partition);
+                    self.metrics
+                        .sink_fenced
+                        .with_label_values(&[self.name.as_str()])
+                        .inc();
+                    tracing::warn!(
+                        sink = %self.name, partition,
+                        "another worker claimed this partition: nothing of this write is visible, and its events stay in Kafka for that worker"
+                    );
+                    continue;
+                }
+                Err(WriteError::Failed(message)) => {
+                    return Err(SinkError::Internal {
                         sink: self.name.clone(),
                         message,
-                    })?
+                    })
+                }
             };
             let name = self.name.as_str();
             self.metrics
@@ -655,6 +682,14 @@ impl Received {
             payload: message.payload().map(<[u8]>::to_vec),
         }
     }
+}
+
+/// This process, as checkpoints name their owner: host, process and start.
+fn worker_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "host".to_string());
+    format!("{host}/pid-{}/{}", std::process::id(), now_micros())
 }
 
 fn now_micros() -> i64 {

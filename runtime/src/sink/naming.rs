@@ -32,15 +32,17 @@ impl FileKey<'_> {
 
 /// The hidden name a file is written under before its checkpoint commits it.
 /// A leading `.` hides it from Spark, Hive, Trino and DataFusion alike, and
-/// the suffix keeps it from matching `*.parquet`.
-pub fn pending_name(final_name: &str) -> String {
-    format!(".{final_name}.pending")
+/// the suffix keeps it from matching `*.parquet`. The writer's claim
+/// `generation` keeps two workers that read the same offsets (a zombie and
+/// the partition's new owner) from ever writing the same object.
+pub fn pending_name(final_name: &str, generation: u64) -> String {
+    format!(".{final_name}.g{generation}.pending")
 }
 
 /// A hidden file of a write, or the staging file of one (`object_store`
 /// writes `name#N` first, then renames).
 pub fn is_pending(name: &str) -> bool {
-    name.starts_with('.') && name.contains(".parquet.pending")
+    name.starts_with('.') && name.contains(".parquet.") && name.contains(".pending")
 }
 
 /// The partition of a file name written by [`FileKey::file_name`], for
@@ -108,12 +110,15 @@ mod tests {
         .file_name();
         assert!(later > name);
         assert_eq!(partition_of(&name, "game.events"), Some(2));
-        assert_eq!(partition_of(&pending_name(&name), "game.events"), Some(2));
+        assert_eq!(
+            partition_of(&pending_name(&name, 3), "game.events"),
+            Some(2)
+        );
     }
 
     #[test]
     fn pending_files_are_hidden_and_not_parquet() {
-        let pending = pending_name("part-x.parquet");
+        let pending = pending_name("part-x.parquet", 1);
         assert!(pending.starts_with('.'));
         assert!(!pending.ends_with(".parquet"));
         assert!(is_pending(&pending));

@@ -1,12 +1,12 @@
 //! One Kafka partition's share of a sink: the events read since the last
 //! write, and the two-phase write that makes them durable exactly once.
 
-use super::checkpoint::{Checkpoint, CheckpointStore, CommittedFile, FileStore};
+use super::checkpoint::{Checkpoint, CheckpointError, CheckpointStore, CommittedFile, FileStore};
 use super::decode::{classify, dead_letter_batch, BatchBuilder, DeadLetter};
 use super::filter::CompiledFilter;
 use super::naming::{is_pending, partition_of, pending_name, FileKey};
 use super::writer::{encode_parquet, project, split};
-use crate::storage::{Storage, StorageError};
+use crate::storage::{ObjectVersion, Storage, StorageError};
 use arrow::datatypes::SchemaRef;
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
@@ -29,6 +29,43 @@ pub struct PartitionBuffer {
     dead: Vec<DeadLetter>,
     /// No message of this partition was seen since it was opened.
     fresh: bool,
+    /// This worker's claim on the partition: what its commits are based on.
+    claim: Claim,
+}
+
+/// A worker's claim on a partition (see `checkpoint`'s fencing protocol).
+#[derive(Debug, Clone)]
+pub struct Claim {
+    pub generation: u64,
+    /// The checkpoint's version as this worker last wrote it.
+    pub version: ObjectVersion,
+}
+
+impl Default for Claim {
+    /// No checkpoint yet, claimed by nobody: the first commit creates it.
+    fn default() -> Self {
+        Claim {
+            generation: 0,
+            version: ObjectVersion::Absent,
+        }
+    }
+}
+
+/// Why a write did not commit.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// Another worker claimed the partition: nothing of this write is
+    /// visible, and its events are left in Kafka for the owner.
+    #[error("partition {partition} was claimed by another worker")]
+    Fenced { partition: i32 },
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl From<String> for WriteError {
+    fn from(message: String) -> Self {
+        WriteError::Failed(message)
+    }
 }
 
 /// What one write of a partition did.
@@ -51,6 +88,8 @@ pub struct WriteTarget<'a> {
     pub data: &'a Storage,
     pub dead_letters: &'a Storage,
     pub checkpoints: &'a CheckpointStore,
+    /// Who writes, as the checkpoint records it.
+    pub owner: &'a str,
 }
 
 impl PartitionBuffer {
@@ -70,7 +109,14 @@ impl PartitionBuffer {
             rows: 0,
             dead: Vec::new(),
             fresh: true,
+            claim: Claim::default(),
         })
+    }
+
+    /// The buffer of a partition this worker claimed.
+    pub fn with_claim(mut self, claim: Claim) -> Self {
+        self.claim = claim;
+        self
     }
 
     pub fn is_fresh(&self) -> bool {
@@ -149,7 +195,7 @@ impl PartitionBuffer {
 
     /// The two-phase write: hidden files, checkpoint (the commit point),
     /// then the files made visible.
-    pub async fn write(&mut self, target: WriteTarget<'_>) -> Result<Written, String> {
+    pub async fn write(&mut self, target: WriteTarget<'_>) -> Result<Written, WriteError> {
         let Some(first) = self.first_unwritten else {
             return Ok(Written {
                 next_offset: self.position,
@@ -177,7 +223,15 @@ impl PartitionBuffer {
                 let bytes =
                     encode_parquet(&rows, target.sink.compression).map_err(|e| e.to_string())?;
                 files.push(
-                    put_hidden(target.data, FileStore::Data, &directory, &name, bytes).await?,
+                    put_hidden(
+                        target.data,
+                        FileStore::Data,
+                        &directory,
+                        &name,
+                        self.claim.generation,
+                        bytes,
+                    )
+                    .await?,
                 );
             }
         }
@@ -190,6 +244,7 @@ impl PartitionBuffer {
                     FileStore::DeadLetters,
                     "",
                     &name,
+                    self.claim.generation,
                     bytes,
                 )
                 .await?,
@@ -201,19 +256,29 @@ impl PartitionBuffer {
             partition: self.partition,
             next_offset: self.position,
             files,
+            generation: self.claim.generation,
+            owner: target.owner.to_string(),
         };
-        target
+        match target
             .checkpoints
-            .save(&checkpoint)
+            .save(&checkpoint, &self.claim.version)
             .await
-            .map_err(|e| e.to_string())?;
+        {
+            Ok(version) => self.claim.version = version,
+            Err(CheckpointError::Fenced { .. }) => {
+                // Never to be committed: leave no garbage behind.
+                for file in &checkpoint.files {
+                    let storage = store_of(file, target.data, target.dead_letters);
+                    let _ = storage.delete(&file.pending).await;
+                }
+                return Err(WriteError::Fenced {
+                    partition: self.partition,
+                });
+            }
+            Err(error) => return Err(WriteError::Failed(error.to_string())),
+        }
         for file in &checkpoint.files {
-            let storage = match file.store {
-                FileStore::Data => target.data,
-                FileStore::DeadLetters => target.dead_letters,
-            };
-            storage
-                .rename(&file.pending, &file.visible)
+            make_visible(store_of(file, target.data, target.dead_letters), file)
                 .await
                 .map_err(|e| e.to_string())?;
         }
@@ -233,11 +298,34 @@ impl PartitionBuffer {
     }
 }
 
+fn store_of<'a>(file: &CommittedFile, data: &'a Storage, dead_letters: &'a Storage) -> &'a Storage {
+    match file.store {
+        FileStore::Data => data,
+        FileStore::DeadLetters => dead_letters,
+    }
+}
+
+/// Renames a committed file visible. Done already (by a worker that
+/// recovered the partition meanwhile) counts as done.
+async fn make_visible(storage: &Storage, file: &CommittedFile) -> Result<(), StorageError> {
+    match storage.rename(&file.pending, &file.visible).await {
+        Ok(()) => Ok(()),
+        Err(error) => {
+            if !storage.exists(&file.pending).await? && storage.exists(&file.visible).await? {
+                Ok(())
+            } else {
+                Err(error)
+            }
+        }
+    }
+}
+
 async fn put_hidden(
     storage: &Storage,
     store: FileStore,
     directory: &str,
     name: &str,
+    generation: u64,
     bytes: Vec<u8>,
 ) -> Result<CommittedFile, String> {
     let join = |file: &str| {
@@ -249,7 +337,7 @@ async fn put_hidden(
     };
     let file = CommittedFile {
         store,
-        pending: join(&pending_name(name)),
+        pending: join(&pending_name(name, generation)),
         visible: join(name),
     };
     storage
@@ -268,13 +356,10 @@ pub async fn recover(
     topic: &str,
 ) -> Result<(), StorageError> {
     for file in &checkpoint.files {
-        let storage = match file.store {
-            FileStore::Data => data,
-            FileStore::DeadLetters => dead_letters,
-        };
+        let storage = store_of(file, data, dead_letters);
         if storage.exists(&file.pending).await? {
             tracing::info!(file = %file.visible, "finishing a write interrupted after its checkpoint");
-            storage.rename(&file.pending, &file.visible).await?;
+            make_visible(storage, file).await?;
         }
     }
     remove_orphans(data, dead_letters, topic, checkpoint.partition).await
@@ -355,6 +440,7 @@ mod tests {
                 data: &self.data,
                 dead_letters: &self.dead,
                 checkpoints: &self.checkpoints,
+                owner: "test",
             }
         }
 
@@ -450,10 +536,14 @@ mod tests {
             .await
             .unwrap();
         // ...and the hidden files of writes that never committed.
-        let orphan =
-            pending_name("part-t-000-00000000000000000001-00000000000000000009-cafe0001.parquet");
-        let other_partition =
-            pending_name("part-t-001-00000000000000000000-00000000000000000009-cafe0001.parquet");
+        let orphan = pending_name(
+            "part-t-000-00000000000000000001-00000000000000000009-cafe0001.parquet",
+            1,
+        );
+        let other_partition = pending_name(
+            "part-t-001-00000000000000000000-00000000000000000009-cafe0001.parquet",
+            1,
+        );
         f.data.put(&orphan, b"partial".to_vec()).await.unwrap();
         f.data
             .put(&other_partition, b"partial".to_vec())
@@ -467,6 +557,64 @@ mod tests {
             files.contains(&other_partition),
             "another partition's files are its owner's: {files:?}"
         );
+        std::fs::remove_dir_all(&f.dir).unwrap();
+    }
+
+    /// The zombie of issue 12: paused with a buffer, woken after the new
+    /// owner took over. Without fencing it made a file visible that
+    /// overlapped the owner's and moved the checkpoint back.
+    #[tokio::test]
+    async fn a_worker_that_lost_its_partition_cannot_commit_for_it() {
+        let f = fixture("fenced");
+        let schema = &f.plan.schemas[0];
+        let metadata = MetadataNames::default();
+        let fresh = || Checkpoint {
+            cluster: "cafe0001".into(),
+            topic: "t".into(),
+            partition: 0,
+            next_offset: 0,
+            files: vec![],
+            generation: 0,
+            owner: String::new(),
+        };
+        let open = |claimed: Checkpoint, version| {
+            PartitionBuffer::new(0, claimed.next_offset, schema, &metadata)
+                .unwrap()
+                .with_claim(Claim {
+                    generation: claimed.generation,
+                    version,
+                })
+        };
+        let keep = r#"{"kind":"keep"}"#;
+        let (claimed, version) = f.checkpoints.claim(fresh(), "zombie").await.unwrap();
+        let mut zombie = open(claimed, version);
+        feed(&mut zombie, schema, 0, &[keep, keep, keep]);
+        // The new owner claims, reads the same offsets and more, commits.
+        let (claimed, version) = f.checkpoints.claim(fresh(), "owner").await.unwrap();
+        assert_eq!(claimed.generation, 2);
+        let mut owner = open(claimed, version);
+        feed(&mut owner, schema, 0, &[keep, keep, keep, keep, keep]);
+        owner.write(f.target()).await.unwrap();
+        // The zombie wakes and writes: refused, and nothing of it remains.
+        let error = zombie.write(f.target()).await.unwrap_err();
+        assert!(
+            matches!(error, WriteError::Fenced { partition: 0 }),
+            "{error}"
+        );
+        assert_eq!(
+            f.files("s"),
+            ["part-t-000-00000000000000000000-00000000000000000004-cafe0001.parquet"],
+            "one visible file, the owner's, and no hidden file of the zombie"
+        );
+        let checkpoint = f.checkpoints.load("t", 0).await.unwrap().unwrap();
+        assert_eq!(
+            (checkpoint.next_offset, checkpoint.owner.as_str()),
+            (5, "test"),
+            "the checkpoint never moves back"
+        );
+        // The owner goes on committing on its own version.
+        feed(&mut owner, schema, 5, &[keep]);
+        assert_eq!(owner.write(f.target()).await.unwrap().next_offset, 6);
         std::fs::remove_dir_all(&f.dir).unwrap();
     }
 }
