@@ -9,6 +9,11 @@ mod common;
 
 use common::{normalized, Pipec, ROOT};
 use std::process::Command;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// One test at a time: the outage test stops the shared S3 server.
+static SERVER: Mutex<()> = Mutex::new(());
 
 const PIPELINE: &str = "tests/pipelines/seed_on_s3.pipe";
 
@@ -71,6 +76,7 @@ fn the_seed_on_s3_is_queried_by_pipec_pyarrow_and_trino_alike() {
     let Some(bucket) = s3_bucket() else {
         return;
     };
+    let _server = SERVER.lock().unwrap_or_else(|e| e.into_inner());
     let root = format!("{bucket}/{}", common::unique("seed"));
     let pipec = Pipec::start_with_env(
         &[PIPELINE, "--listen", "127.0.0.1:0"],
@@ -231,4 +237,129 @@ fn trino_reads_the_s3_tables(script: &str, env: &[(&str, &str)], queries: &[Stri
     let ours = query_with_env(&queries[1], env);
     let theirs: Vec<serde_json::Value> = by_host.iter().map(|r| serde_json::json!(r)).collect();
     assert_eq!(normalized(&theirs), normalized(&ours));
+}
+
+/// The `X-Id` header of every row of `table` below `root`, by pyarrow.
+fn ids_in_s3(root: &str, table: &str) -> Vec<String> {
+    let python = common::python().expect("PIPEC_TEST_PYTHON names the test venv's python");
+    let script = r#"
+import json, os, sys
+import pyarrow.dataset as ds
+from pyarrow import fs
+root, table = sys.argv[1], sys.argv[2]
+endpoint = os.environ["AWS_ENDPOINT_URL"]
+s3 = fs.S3FileSystem(
+    endpoint_override=endpoint.split("://", 1)[1], scheme=endpoint.split("://", 1)[0],
+    access_key=os.environ["AWS_ACCESS_KEY_ID"], secret_key=os.environ["AWS_SECRET_ACCESS_KEY"],
+    region=os.environ.get("AWS_REGION", "us-east-1"))
+base = root[len("s3://"):] + "/" + table
+files = [i.path for i in s3.get_file_info(fs.FileSelector(base, recursive=True, allow_not_found=True))
+         if i.type == fs.FileType.File and i.path.endswith(".parquet")
+         and not i.path.rsplit("/", 1)[-1].startswith(".")]
+ids = []
+if files:
+    for raw in ds.dataset(files, filesystem=s3, format="parquet").to_table(columns=["raw_event"]).column(0).to_pylist():
+        ids.append(json.loads(raw)["X-Id"])
+print(json.dumps(ids))
+"#;
+    let output = Command::new(python)
+        .args(["-c", script, root, table])
+        .output()
+        .expect("python runs");
+    assert!(
+        output.status.success(),
+        "pyarrow on S3: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn s3_service(command: &str) {
+    let status = Command::new("bash")
+        .args(["tests/services/s3.sh", command])
+        .current_dir(ROOT)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("bash runs");
+    assert!(status.success(), "s3.sh {command}");
+}
+
+#[test]
+fn an_object_store_outage_under_load_stops_no_sink_and_loses_nothing() {
+    let Some(bucket) = s3_bucket() else {
+        return;
+    };
+    let _server = SERVER.lock().unwrap_or_else(|e| e.into_inner());
+    let root = format!("{bucket}/{}", common::unique("outage"));
+    let pipec = Pipec::start_with_env(
+        &[PIPELINE, "--listen", "127.0.0.1:0"],
+        &[("PIPEC_S3_ROOT", &root), ("RUST_LOG", "warn")],
+    );
+    let addr = pipec.addr;
+    let stop_load = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = {
+        let stop_load = stop_load.clone();
+        std::thread::spawn(move || {
+            let mut acknowledged = Vec::new();
+            let mut refused = 0;
+            let mut i = 0;
+            while !stop_load.load(std::sync::atomic::Ordering::Relaxed) {
+                let id = format!("id-{i}");
+                i += 1;
+                let response = common::http::request(
+                    addr,
+                    "GET",
+                    "/purchase_a_sword",
+                    &[("X-Id", id.as_str())],
+                    b"",
+                );
+                match response.status {
+                    200 => acknowledged.push(id),
+                    _ => refused += 1,
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            (acknowledged, refused)
+        })
+    };
+    std::thread::sleep(Duration::from_secs(4));
+    s3_service("stop");
+    let outage = Instant::now();
+    std::thread::sleep(Duration::from_secs(20));
+    s3_service("start");
+    eprintln!("S3 was down for {:?}", outage.elapsed());
+    std::thread::sleep(Duration::from_secs(4));
+    stop_load.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (acknowledged, refused) = load.join().unwrap();
+    eprintln!(
+        "{} requests acknowledged, {refused} refused during the run",
+        acknowledged.len()
+    );
+    assert!(
+        acknowledged.len() > 500,
+        "the load ran: {}",
+        acknowledged.len()
+    );
+    let status = pipec.stop();
+    assert!(
+        status.success(),
+        "pipec exits cleanly: no sink stopped ({status:?})"
+    );
+    let written = ids_in_s3(&root, "sword_purchases");
+    let mut counts = std::collections::BTreeMap::new();
+    for id in &written {
+        *counts.entry(id.as_str()).or_insert(0) += 1;
+    }
+    let twice: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "written more than once: {twice:?}");
+    let missing: Vec<_> = acknowledged
+        .iter()
+        .filter(|id| !counts.contains_key(id.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged ids missing, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(5)]
+    );
 }

@@ -21,6 +21,7 @@ pub struct Metrics {
     pub dead_letters: IntCounterVec,
     pub sink_lag: prometheus::IntGaugeVec,
     pub sink_fenced: IntCounterVec,
+    pub sink_write_retries: IntCounterVec,
 }
 
 impl Metrics {
@@ -93,6 +94,10 @@ impl Metrics {
             "sink_fenced_total",
             "Writes refused because another worker had claimed the partition",
         );
+        let sink_write_retries = sink_counter(
+            "sink_write_retries_total",
+            "Writes a sink tried again after a transient storage error",
+        );
         let sink_lag = prometheus::IntGaugeVec::new(
             Opts::new(
                 "sink_lag",
@@ -108,6 +113,7 @@ impl Metrics {
             Box::new(dead_letters.clone()),
             Box::new(sink_lag.clone()),
             Box::new(sink_fenced.clone()),
+            Box::new(sink_write_retries.clone()),
             Box::new(requests.clone()),
             Box::new(events_produced.clone()),
             Box::new(delivery_seconds.clone()),
@@ -135,6 +141,7 @@ impl Metrics {
             sink_rows_written,
             sink_files_written,
             sink_fenced,
+            sink_write_retries,
             dead_letters,
             sink_lag,
         }

@@ -25,6 +25,27 @@ pub enum StorageError {
     },
 }
 
+impl StorageError {
+    /// Whether trying again later may succeed: timeouts, refused connections,
+    /// 5xx answers (an object store's SlowDown) and local I/O errors, but not
+    /// a missing bucket, missing rights or a store that cannot do the job.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StorageError::Open { .. } => true,
+            StorageError::Io { source, .. } => !matches!(
+                source,
+                object_store::Error::NotFound { .. }
+                    | object_store::Error::PermissionDenied { .. }
+                    | object_store::Error::Unauthenticated { .. }
+                    | object_store::Error::NotSupported { .. }
+                    | object_store::Error::NotImplemented { .. }
+                    | object_store::Error::InvalidPath { .. }
+                    | object_store::Error::UnknownConfigurationKey { .. }
+            ),
+        }
+    }
+}
+
 /// A directory in some store; every path below is relative to it.
 #[derive(Clone)]
 pub struct Storage {

@@ -143,10 +143,20 @@ impl CheckpointStore {
         let path = Self::path(&checkpoint.topic, checkpoint.partition);
         match self.storage.put_if(&path, bytes, expected).await {
             Ok(version) => Ok(version),
-            Err(ConditionalPutError::Conflict { .. }) => Err(CheckpointError::Fenced {
-                topic: checkpoint.topic.clone(),
-                partition: checkpoint.partition,
-            }),
+            Err(ConditionalPutError::Conflict { .. }) => {
+                // A write whose answer was lost (a timeout, an outage) and is
+                // now retried finds itself already there: that is success.
+                let current = self
+                    .load_versioned(&checkpoint.topic, checkpoint.partition)
+                    .await?;
+                match current.checkpoint {
+                    Some(found) if &found == checkpoint => Ok(current.version),
+                    _ => Err(CheckpointError::Fenced {
+                        topic: checkpoint.topic.clone(),
+                        partition: checkpoint.partition,
+                    }),
+                }
+            }
             Err(ConditionalPutError::Storage(error)) => Err(error.into()),
         }
     }

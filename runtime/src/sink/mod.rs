@@ -96,6 +96,8 @@ pub struct SinkWorker {
     cluster: String,
     /// Who this worker is, in the checkpoints it claims.
     owner: String,
+    /// What the process asks, for the waits between retries.
+    commands: Option<watch::Receiver<SinkCommand>>,
     /// This sink's counters, looked up once rather than per message.
     events_read: prometheus::IntCounter,
     dead_lettered: prometheus::IntCounter,
@@ -109,6 +111,20 @@ pub struct SinkSummary {
     pub rows_written: u64,
     pub dead_letters: u64,
     pub files: u64,
+}
+
+impl SinkError {
+    /// Whether the same step may succeed later (see [`StorageError::is_transient`]).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            SinkError::Storage { source, .. } => source.is_transient(),
+            SinkError::Checkpoint {
+                source: CheckpointError::Storage(source),
+                ..
+            } => source.is_transient(),
+            _ => false,
+        }
+    }
 }
 
 impl SinkWorker {
@@ -183,6 +199,7 @@ impl SinkWorker {
             partitions: BTreeMap::new(),
             cluster: String::new(),
             owner: worker_id(),
+            commands: None,
         })
     }
 
@@ -208,6 +225,7 @@ impl SinkWorker {
         mut commands: watch::Receiver<SinkCommand>,
     ) -> Result<SinkSummary, SinkError> {
         self.cluster = self.cluster_id().await;
+        self.commands = Some(commands.clone());
         let mut end: Option<BTreeMap<i32, i64>> = None;
         if self.is_once() {
             // A backfill reads every partition itself, from its checkpoint,
@@ -282,13 +300,13 @@ impl SinkWorker {
             match self.due(last_write.elapsed())? {
                 Due::Nothing => {}
                 Due::All => {
-                    self.write(None, &mut summary).await?;
+                    self.write(None, &mut summary, &commands).await?;
                     last_write = Instant::now();
                 }
-                Due::Partitions(full) => self.write(Some(&full), &mut summary).await?,
+                Due::Partitions(full) => self.write(Some(&full), &mut summary, &commands).await?,
             }
         }
-        self.write(None, &mut summary).await?;
+        self.write(None, &mut summary, &commands).await?;
         if let Some(backlog) = &self.backlog {
             backlog.retire(&self.name);
         }
@@ -431,6 +449,33 @@ impl SinkWorker {
     /// hidden files a crash left are made visible if the checkpoint names
     /// them, deleted if not.
     async fn open_partition(&mut self, partition: i32) -> Result<&mut PartitionBuffer, SinkError> {
+        let mut attempt = 0;
+        loop {
+            match self.claim_partition(partition).await {
+                Ok(()) => break,
+                Err(error) if error.is_transient() && !self.stop_requested() => {
+                    attempt += 1;
+                    let wait = retry_delay(attempt);
+                    self.metrics
+                        .sink_write_retries
+                        .with_label_values(&[self.name.as_str()])
+                        .inc();
+                    tracing::warn!(sink = %self.name, partition, attempt, retry_in_ms = wait.as_millis() as u64, %error, "storage failed while taking a partition; trying again after a pause");
+                    tokio::time::sleep(wait).await;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(self.partitions.get_mut(&partition).expect("claimed above"))
+    }
+
+    fn stop_requested(&self) -> bool {
+        self.commands
+            .as_ref()
+            .is_some_and(|c| *c.borrow() == SinkCommand::Stop)
+    }
+
+    async fn claim_partition(&mut self, partition: i32) -> Result<(), SinkError> {
         if !self.partitions.contains_key(&partition) {
             let fresh = Checkpoint {
                 cluster: self.cluster.clone(),
@@ -482,7 +527,7 @@ impl SinkWorker {
                     .with_claim(claim);
             self.partitions.insert(partition, buffer);
         }
-        Ok(self.partitions.get_mut(&partition).expect("inserted above"))
+        Ok(())
     }
 
     async fn accept(&mut self, received: Received) -> Result<(), SinkError> {
@@ -552,6 +597,7 @@ impl SinkWorker {
         &mut self,
         only: Option<&[i32]>,
         summary: &mut SinkSummary,
+        commands: &watch::Receiver<SinkCommand>,
     ) -> Result<(), SinkError> {
         let partitions: Vec<i32> = self
             .partitions
@@ -560,9 +606,10 @@ impl SinkWorker {
             .map(|(p, _)| *p)
             .collect();
         for partition in partitions {
-            let written = {
+            let mut attempt = 0u32;
+            let written = loop {
                 let buffer = self.partitions.get_mut(&partition).expect("listed");
-                buffer
+                let result = buffer
                     .write(partition::WriteTarget {
                         sink: &self.sink,
                         topic: &self.topic,
@@ -574,7 +621,24 @@ impl SinkWorker {
                         checkpoints: &self.checkpoints,
                         owner: &self.owner,
                     })
-                    .await
+                    .await;
+                match result {
+                    Err(WriteError::Storage(error)) if error.is_transient() => {
+                        if *commands.borrow() == SinkCommand::Stop || self.stop_requested() {
+                            tracing::warn!(sink = %self.name, partition, %error, "stopping during a storage failure: the unwritten events stay in Kafka");
+                            return Ok(());
+                        }
+                        attempt += 1;
+                        let wait = retry_delay(attempt);
+                        self.metrics
+                            .sink_write_retries
+                            .with_label_values(&[self.name.as_str()])
+                            .inc();
+                        tracing::warn!(sink = %self.name, partition, attempt, retry_in_ms = wait.as_millis() as u64, %error, "storage failed; writing again after a pause (nothing is lost: the events are buffered and still in Kafka)");
+                        tokio::time::sleep(wait).await;
+                    }
+                    other => break other,
+                }
             };
             let written = match written {
                 Ok(written) => written,
@@ -591,6 +655,12 @@ impl SinkWorker {
                         "another worker claimed this partition: nothing of this write is visible, and its events stay in Kafka for that worker"
                     );
                     continue;
+                }
+                Err(WriteError::Storage(source)) => {
+                    return Err(SinkError::Storage {
+                        sink: self.name.clone(),
+                        source,
+                    })
                 }
                 Err(WriteError::Failed(message)) => {
                     return Err(SinkError::Internal {
@@ -684,6 +754,20 @@ impl Received {
     }
 }
 
+/// Capped exponential backoff with jitter: 200 ms, 400 ms, ... up to 30 s,
+/// each between half and all of that, so workers that failed together do
+/// not retry together.
+fn retry_delay(attempt: u32) -> Duration {
+    let ceiling = Duration::from_millis(200)
+        .saturating_mul(1 << attempt.saturating_sub(1).min(10))
+        .min(Duration::from_secs(30));
+    let jitter = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos()) as f64
+        / 1e9;
+    ceiling.mul_f64(0.5 + jitter / 2.0)
+}
+
 /// This process, as checkpoints name their owner: host, process and start.
 fn worker_id() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -696,4 +780,30 @@ fn now_micros() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::retry_delay;
+    use std::time::Duration;
+
+    #[test]
+    fn retries_back_off_exponentially_with_jitter_up_to_a_cap() {
+        for (attempt, ceiling) in [
+            (1, 200),
+            (2, 400),
+            (3, 800),
+            (8, 25_600),
+            (9, 30_000),
+            (40, 30_000),
+        ] {
+            let wait = retry_delay(attempt);
+            let ceiling = Duration::from_millis(ceiling);
+            assert!(
+                wait >= ceiling / 2 && wait <= ceiling,
+                "attempt {attempt}: {wait:?} not within [{:?}, {ceiling:?}]",
+                ceiling / 2
+            );
+        }
+    }
 }

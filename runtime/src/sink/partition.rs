@@ -58,6 +58,9 @@ pub enum WriteError {
     /// visible, and its events are left in Kafka for the owner.
     #[error("partition {partition} was claimed by another worker")]
     Fenced { partition: i32 },
+    /// The store failed; the write can be done again from the start.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
     #[error("{0}")]
     Failed(String),
 }
@@ -275,12 +278,13 @@ impl PartitionBuffer {
                     partition: self.partition,
                 });
             }
+            Err(CheckpointError::Storage(error)) => return Err(WriteError::Storage(error)),
             Err(error) => return Err(WriteError::Failed(error.to_string())),
         }
+        // Committed: a failure from here on is finished by the retry (the
+        // same checkpoint again, on the version just written) or by recovery.
         for file in &checkpoint.files {
-            make_visible(store_of(file, target.data, target.dead_letters), file)
-                .await
-                .map_err(|e| e.to_string())?;
+            make_visible(store_of(file, target.data, target.dead_letters), file).await?;
         }
         let written = Written {
             messages: self.messages,
@@ -327,7 +331,7 @@ async fn put_hidden(
     name: &str,
     generation: u64,
     bytes: Vec<u8>,
-) -> Result<CommittedFile, String> {
+) -> Result<CommittedFile, StorageError> {
     let join = |file: &str| {
         if directory.is_empty() {
             file.to_string()
@@ -340,10 +344,7 @@ async fn put_hidden(
         pending: join(&pending_name(name, generation)),
         visible: join(name),
     };
-    storage
-        .put(&file.pending, bytes)
-        .await
-        .map_err(|e| e.to_string())?;
+    storage.put(&file.pending, bytes).await?;
     Ok(file)
 }
 
