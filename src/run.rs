@@ -56,6 +56,11 @@ pub struct RunArgs {
     /// Seconds a `POST /sql` query may run.
     #[arg(long, default_value_t = 30.0)]
     sql_timeout: f64,
+    /// This sink worker's stable name in its consumer groups (Kafka's static
+    /// membership): unique per worker, the same across its restarts, so a
+    /// restarted worker takes its partitions back at once.
+    #[arg(long, env = "PIPEC_WORKER_ID")]
+    worker_id: Option<String>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -137,6 +142,7 @@ pub fn run(args: RunArgs) -> Outcome {
             bootstrap_servers: bootstrap_servers.clone(),
             options,
             delivery_timeout,
+            worker_id: args.worker_id.clone(),
         },
         embedded: embedded.is_some(),
         limits: ApiLimits {

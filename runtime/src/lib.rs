@@ -10,7 +10,6 @@ pub mod backlog;
 pub mod bus;
 pub mod catalog;
 pub mod event;
-pub mod layout;
 pub mod metrics;
 mod pipeline;
 pub mod sink;

@@ -378,6 +378,15 @@ fn put_if_local(
     if !matches {
         return Ok(None);
     }
+    // Staging files of writers killed mid-write: only the lock holder
+    // writes one, so any other is abandoned.
+    let stale = format!(".{name}.");
+    for entry in std::fs::read_dir(parent)?.flatten() {
+        let entry_name = entry.file_name().to_string_lossy().into_owned();
+        if entry_name.starts_with(&stale) && entry_name.ends_with(".tmp") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
     let staging = parent.join(format!(".{name}.{}.tmp", std::process::id()));
     {
         let mut out = std::fs::File::create(&staging)?;

@@ -73,8 +73,8 @@ impl Checker<'_> {
             &what,
             &format!("checkpoint \"checkpoints/{name}\""),
         );
-        let path = path_lit.and_then(|p| self.location(p));
-        let checkpoint = checkpoint_lit.and_then(|p| self.location(p));
+        let path = path_lit.and_then(|p| self.written_location(p));
+        let checkpoint = checkpoint_lit.and_then(|p| self.written_location(p));
         for (location, role, span) in [
             (&path, "files", path_span),
             (&checkpoint, "checkpoint", checkpoint_span),

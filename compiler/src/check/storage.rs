@@ -35,6 +35,51 @@ impl Checker<'_> {
         })
     }
 
+    /// A location a sink writes: a local path, or a URL of a store the
+    /// runtime can open (`check` refuses what `run` would).
+    pub(super) fn written_location(&mut self, literal: &StringLit) -> Option<Location> {
+        let location = self.location(literal)?;
+        let Location::Url(value) = &location else {
+            return Some(location);
+        };
+        // `s3://` alone was trimmed to `s3:`.
+        let (scheme, rest) = value
+            .split_once("://")
+            .unwrap_or((value.trim_end_matches(':'), ""));
+        let scheme = scheme.to_string();
+        let rest = rest.to_string();
+        let value = literal.value.clone();
+        let lower = scheme.to_ascii_lowercase();
+        if !WRITABLE_SCHEMES.contains(&lower.as_str()) {
+            let help = crate::diagnostic::did_you_mean(&lower, WRITABLE_SCHEMES.iter().copied())
+                .map(|d| format!("{d} Sinks write to local paths and {SCHEME_LIST}"))
+                .unwrap_or_else(|| format!("sinks write to local paths and {SCHEME_LIST}"));
+            self.report(
+                Diagnostic::new(
+                    Code::UnknownValue,
+                    literal.span,
+                    format!("pipec cannot write to `{scheme}://` locations"),
+                )
+                .with_label("not a store pipec writes")
+                .with_help(help),
+            );
+            return None;
+        }
+        if rest.trim_matches('/').is_empty() {
+            self.report(
+                Diagnostic::new(
+                    Code::UnknownValue,
+                    literal.span,
+                    format!("`{value}` names no bucket or container"),
+                )
+                .with_label("a URL needs a bucket")
+                .with_help(format!("for example `{scheme}://my-bucket/events`")),
+            );
+            return None;
+        }
+        Some(location)
+    }
+
     /// No two sinks (nor the dead-letter table) share a directory, nor does
     /// one live inside another's: a reader of one table would read the
     /// other's files, and two checkpoints in one place corrupt each other.
@@ -76,6 +121,11 @@ impl Checker<'_> {
         }
     }
 }
+
+/// The URL schemes the runtime's storage opens (`runtime::storage`): S3 and
+/// S3-compatible servers, Google Cloud Storage, Azure, and `file://`.
+const WRITABLE_SCHEMES: &[&str] = &["s3", "s3a", "gs", "az", "azure", "abfs", "abfss", "file"];
+const SCHEME_LIST: &str = "`s3://`, `gs://`, `az://` (or `abfs://`) and `file://` URLs";
 
 /// A directory the pipeline writes, and who writes it.
 pub(super) struct Place {

@@ -335,7 +335,7 @@ impl Checker<'_> {
         }
         let location = path
             .get()
-            .and_then(|literal| self.location(literal))
+            .and_then(|literal| self.written_location(literal))
             .unwrap_or_else(|| Location::Relative("dead_letters".to_string()));
         let (database, name) = match table.get() {
             Some((database, name)) => {
