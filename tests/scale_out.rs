@@ -1,0 +1,388 @@
+//! Scale out (issue 12): three `--role sinks` workers in one consumer group
+//! on the real broker, a six-partition topic, one `--role api` under a load
+//! whose every request carries a unique id. During the load a random worker
+//! is killed with SIGKILL and restarted ten times, one is stopped (SIGSTOP)
+//! past the session timeout and woken (a zombie), and all three restart one
+//! after another. At the end the rows, read by an independent reader, are
+//! the acknowledged ids exactly once; no hidden file is visible; no two files
+//! of a partition overlap; no checkpoint ever moved back (watched all
+//! along). Once on a data directory the workers share, once on S3.
+
+mod common;
+
+use common::{kafka_broker, scratch, signal, unique, Pipec, ROOT};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const PIPELINE: &str = "tests/pipelines/scale_out.pipe";
+
+/// The two runs share the topic and the consumer group: one at a time.
+static GROUP: Mutex<()> = Mutex::new(());
+
+/// Where the tables go: a local data directory, or an S3 prefix.
+#[derive(Clone)]
+enum Store {
+    Local(std::path::PathBuf),
+    S3(String),
+}
+
+impl Store {
+    fn args(&self) -> Vec<String> {
+        match self {
+            Store::Local(dir) => vec!["--data-dir".into(), dir.display().to_string()],
+            Store::S3(_) => vec![
+                "--data-dir".into(),
+                scratch("scale-unused").display().to_string(),
+            ],
+        }
+    }
+
+    fn env(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Store::Local(_) => vec![],
+            Store::S3(root) => vec![("PIPEC_SCALE_ROOT", root.clone())],
+        }
+    }
+
+    fn start(&self, bootstrap: &str, role: &str, worker: Option<&str>) -> Pipec {
+        let mut args: Vec<String> = vec![
+            PIPELINE.into(),
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+            "--brokers".into(),
+            bootstrap.into(),
+            "--role".into(),
+            role.into(),
+            "--status-interval".into(),
+            "0".into(),
+        ];
+        args.extend(self.args());
+        if let Some(worker) = worker {
+            args.extend(["--worker-id".into(), worker.into()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let env = self.env();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        Pipec::start_with_env(&args, &env)
+    }
+
+    /// Every object below the store's root, with the `request_id`s of the
+    /// visible Parquet files of `all_events`, by pyarrow (S3) or DuckDB
+    /// (local): never by pipec.
+    fn read(&self) -> (Vec<String>, Vec<String>) {
+        let python = common::python().expect("PIPEC_TEST_PYTHON names the test venv's python");
+        let script = r#"
+import json, os, sys
+import pyarrow.dataset as ds
+from pyarrow import fs
+root = sys.argv[1]
+if root.startswith("s3://"):
+    endpoint = os.environ["AWS_ENDPOINT_URL"]
+    filesystem = fs.S3FileSystem(
+        endpoint_override=endpoint.split("://", 1)[1], scheme=endpoint.split("://", 1)[0],
+        access_key=os.environ["AWS_ACCESS_KEY_ID"], secret_key=os.environ["AWS_SECRET_ACCESS_KEY"],
+        region=os.environ.get("AWS_REGION", "us-east-1"))
+    base = root[len("s3://"):]
+else:
+    filesystem = fs.LocalFileSystem()
+    base = root
+infos = filesystem.get_file_info(fs.FileSelector(base, recursive=True, allow_not_found=True))
+objects = sorted(i.path[len(base) + 1:] for i in infos if i.type == fs.FileType.File)
+files = [base + "/" + o for o in objects if o.startswith("all_events/") and o.endswith(".parquet")
+         and not o.rsplit("/", 1)[-1].startswith(".")]
+ids = ds.dataset(files, filesystem=filesystem, format="parquet").to_table(columns=["request_id"]).column(0).to_pylist() if files else []
+print(json.dumps({"objects": objects, "ids": ids}))
+"#;
+        let root = match self {
+            Store::Local(dir) => dir.join("scale").display().to_string(),
+            Store::S3(root) => root.clone(),
+        };
+        let output = std::process::Command::new(python)
+            .args(["-c", script, &root])
+            .output()
+            .expect("python runs");
+        assert!(
+            output.status.success(),
+            "pyarrow: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let read: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let strings = |key: &str| -> Vec<String> {
+            read[key]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap().to_string())
+                .collect()
+        };
+        (strings("objects"), strings("ids"))
+    }
+}
+
+/// The checkpoints' `next_offset` per partition, read on a local store.
+fn checkpoint_offsets(dir: &std::path::Path) -> BTreeMap<String, i64> {
+    let mut offsets = BTreeMap::new();
+    let base = dir.join("scale/checkpoints/all_events/offsets/scale_events");
+    for entry in std::fs::read_dir(base).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.ends_with(".json") || name.starts_with('.') {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(entry.path()) else {
+            continue;
+        };
+        if let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) {
+            offsets.insert(name, json["next_offset"].as_i64().unwrap_or(0));
+        }
+    }
+    offsets
+}
+
+/// `part-scale_events-PPP-FIRST-LAST-cluster.parquet` → (partition, first, last).
+fn offset_range(name: &str) -> Option<(u32, i64, i64)> {
+    let rest = name.strip_prefix("part-scale_events-")?;
+    let mut parts = rest.split('-');
+    Some((
+        parts.next()?.parse().ok()?,
+        parts.next()?.parse().ok()?,
+        parts.next()?.parse().ok()?,
+    ))
+}
+
+fn exactly_once_through_chaos(store: Store) {
+    let Some(bootstrap) = kafka_broker() else {
+        return;
+    };
+    let _group = GROUP.lock().unwrap_or_else(|e| e.into_inner());
+    let run = unique("scale");
+    let api = store.start(&bootstrap, "api", None);
+    let names = ["w1", "w2", "w3"];
+    let mut workers: Vec<Option<Pipec>> = names
+        .iter()
+        .map(|n| Some(store.start(&bootstrap, "sinks", Some(n))))
+        .collect();
+
+    // The load: unique ids, acknowledged ones remembered.
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = {
+        let (stop, addr, run) = (stop.clone(), api.addr, run.clone());
+        std::thread::spawn(move || {
+            let mut acknowledged = BTreeSet::new();
+            let mut seq = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                seq += 1;
+                let id = format!("{run}-{seq}");
+                let path = format!("/event?id={id}");
+                if common::http::try_request(addr, "GET", &path).is_some_and(|r| r.status == 200) {
+                    acknowledged.insert(id);
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            acknowledged
+        })
+    };
+    // The watcher: no checkpoint may ever move back.
+    let went_back = Arc::new(Mutex::new(Vec::new()));
+    let watcher = match &store {
+        Store::Local(dir) => {
+            let (stop, dir, went_back) = (stop.clone(), dir.clone(), went_back.clone());
+            Some(std::thread::spawn(move || {
+                let mut highest: BTreeMap<String, i64> = BTreeMap::new();
+                while !stop.load(Ordering::Relaxed) {
+                    for (partition, offset) in checkpoint_offsets(&dir) {
+                        let high = highest.entry(partition.clone()).or_insert(offset);
+                        if offset < *high {
+                            went_back.lock().unwrap().push((partition, *high, offset));
+                        }
+                        *high = (*high).max(offset);
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            }))
+        }
+        Store::S3(_) => None,
+    };
+
+    let mut rng = std::process::id() as u64;
+    let mut next = || {
+        rng = rng
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        rng >> 33
+    };
+    std::thread::sleep(Duration::from_secs(3));
+    // Ten kills, each worker restarted at once under its name.
+    for _ in 0..10 {
+        let victim = (next() % 3) as usize;
+        let worker = workers[victim].take().unwrap();
+        signal(worker.pid(), "KILL");
+        drop(worker);
+        workers[victim] = Some(store.start(&bootstrap, "sinks", Some(names[victim])));
+        std::thread::sleep(Duration::from_millis(1000 + next() % 2000));
+    }
+    // A zombie: paused past the 10 s session, then woken.
+    let paused = workers[0].as_ref().unwrap().pid();
+    signal(paused, "STOP");
+    std::thread::sleep(Duration::from_secs(14));
+    signal(paused, "CONT");
+    std::thread::sleep(Duration::from_secs(3));
+    // A rolling restart.
+    for (i, name) in names.iter().enumerate() {
+        let worker = workers[i].take().unwrap();
+        assert!(worker.stop().success(), "{name} stops cleanly");
+        workers[i] = Some(store.start(&bootstrap, "sinks", Some(name)));
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    // Hand-over, measured: a worker killed and restarted at once; then how
+    // long until events sent after its restart are all in the tables.
+    let worker = workers[1].take().unwrap();
+    signal(worker.pid(), "KILL");
+    drop(worker);
+    let restarted = Instant::now();
+    workers[1] = Some(store.start(&bootstrap, "sinks", Some(names[1])));
+    let probes: Vec<String> = (0..60).map(|i| format!("{run}-probe-{i}")).collect();
+    for probe in &probes {
+        let response = api.get(&format!("/event?id={probe}"), &[]);
+        assert_eq!(response.status, 200);
+    }
+    let handed_over = loop {
+        let (_, ids) = store.read();
+        let ids: BTreeSet<String> = ids.into_iter().collect();
+        if probes.iter().all(|p| ids.contains(p)) {
+            break restarted.elapsed();
+        }
+        assert!(
+            restarted.elapsed() < Duration::from_secs(60),
+            "the restarted worker's partitions were not written within 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    eprintln!("hand-over after kill -9 and restart: every partition written again {handed_over:?} after the restart (trigger 1 s)");
+
+    stop.store(true, Ordering::Relaxed);
+    let acknowledged = load.join().unwrap();
+    if let Some(watcher) = watcher {
+        watcher.join().unwrap();
+    }
+    for (i, worker) in workers.into_iter().enumerate() {
+        assert!(
+            worker.unwrap().stop().success(),
+            "{} stops cleanly",
+            names[i]
+        );
+    }
+    drop(api);
+    // What the workers held when they stopped stays in Kafka: one backfill
+    // reads it (it claims every partition, as any worker would).
+    let mut args = vec![
+        PIPELINE.to_string(),
+        "--role".into(),
+        "sinks".into(),
+        "--once".into(),
+        "--listen".into(),
+        "127.0.0.1:0".into(),
+        "--brokers".into(),
+        bootstrap.clone(),
+    ];
+    args.extend(store.args());
+    let mut backfill = std::process::Command::new(env!("CARGO_BIN_EXE_pipec"));
+    backfill
+        .arg("run")
+        .args(&args)
+        .current_dir(ROOT)
+        .env("RUST_LOG", "warn");
+    for (key, value) in store.env() {
+        backfill.env(key, value);
+    }
+    let output = backfill.output().expect("pipec runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    assert!(
+        acknowledged.len() >= 1000,
+        "only {} events were acknowledged",
+        acknowledged.len()
+    );
+    let (objects, ids) = store.read();
+    let hidden: Vec<&String> = objects
+        .iter()
+        .filter(|o| {
+            let name = o.rsplit('/').next().unwrap();
+            name.starts_with('.') && !name.ends_with(".json.lock")
+        })
+        .collect();
+    assert!(hidden.is_empty(), "hidden files remain: {hidden:?}");
+    let mut ranges: BTreeMap<u32, Vec<(i64, i64)>> = BTreeMap::new();
+    for object in &objects {
+        if let Some((partition, first, last)) = offset_range(object.rsplit('/').next().unwrap()) {
+            ranges.entry(partition).or_default().push((first, last));
+        }
+    }
+    for (partition, ranges) in &mut ranges {
+        ranges.sort();
+        for pair in ranges.windows(2) {
+            assert!(
+                pair[0].1 < pair[1].0,
+                "partition {partition}: files {:?} and {:?} overlap",
+                pair[0],
+                pair[1]
+            );
+        }
+    }
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for id in &ids {
+        *counts.entry(id.as_str()).or_default() += 1;
+    }
+    let twice: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).take(5).collect();
+    let ours: BTreeSet<&str> = counts
+        .keys()
+        .copied()
+        .filter(|id| id.starts_with(&run) && !id.contains("-probe-"))
+        .collect();
+    let missing: Vec<_> = acknowledged
+        .iter()
+        .filter(|id| !ours.contains(id.as_str()))
+        .take(5)
+        .collect();
+    let extra = ours
+        .iter()
+        .filter(|id| !acknowledged.contains(**id))
+        .count();
+    eprintln!(
+        "{} acknowledged, {} rows of this run, {} written twice, {} missing, {} not acknowledged (refused or cut off, yet in Kafka)",
+        acknowledged.len(),
+        ours.len(),
+        twice.len(),
+        missing.len(),
+        extra
+    );
+    assert!(twice.is_empty(), "written more than once: {twice:?}");
+    assert!(missing.is_empty(), "acknowledged but missing: {missing:?}");
+    let went_back = went_back.lock().unwrap();
+    assert!(
+        went_back.is_empty(),
+        "checkpoints moved back: {went_back:?}"
+    );
+}
+
+#[test]
+fn three_workers_on_a_shared_data_directory_write_each_event_once() {
+    exactly_once_through_chaos(Store::Local(scratch("scale-local")));
+}
+
+#[test]
+fn three_workers_on_s3_write_each_event_once() {
+    let Ok(bucket) = std::env::var("PIPEC_TEST_S3_URL") else {
+        assert!(
+            std::env::var_os("PIPEC_REQUIRE_KAFKA").is_none(),
+            "tests/run.sh sets PIPEC_TEST_S3_URL"
+        );
+        return;
+    };
+    exactly_once_through_chaos(Store::S3(format!("{bucket}/{}", unique("scale"))));
+}
