@@ -163,26 +163,9 @@ fn the_seed_on_s3_is_queried_by_pipec_pyarrow_and_trino_alike() {
     }
 }
 
-/// `pipec query PIPELINE --format json SQL` with `env`.
+/// `pipec query PIPELINE --format json SQL` with `env` (the S3 root).
 fn query_with_env(sql: &str, env: &[(&str, &str)]) -> Vec<serde_json::Value> {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_pipec"));
-    command
-        .args(["query", PIPELINE, "--format", "json", sql])
-        .current_dir(ROOT);
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    let output = command.output().expect("pipec runs");
-    assert!(
-        output.status.success(),
-        "{sql}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let rows: Vec<serde_json::Map<String, serde_json::Value>> =
-        serde_json::from_slice(&output.stdout).expect("JSON rows");
-    rows.into_iter()
-        .map(|row| serde_json::Value::Array(row.into_iter().map(|(_, v)| v).collect()))
-        .collect()
+    common::pipec_query_rows_with_env(PIPELINE, ".", sql, env)
 }
 
 fn trino_reads_the_s3_tables(script: &str, env: &[(&str, &str)], queries: &[String]) {
@@ -196,27 +179,7 @@ fn trino_reads_the_s3_tables(script: &str, env: &[(&str, &str)], queries: &[Stri
     assert!(ddl.status.success());
     let text = String::from_utf8(ddl.stdout).unwrap();
     assert!(text.contains("external_location = 's3://"), "{text}");
-    let trino = |args: &[&str]| -> Vec<Vec<String>> {
-        let output = Command::new("bash")
-            .arg(script)
-            .args(args)
-            .output()
-            .expect("bash runs");
-        assert!(
-            output.status.success(),
-            "Trino refused {args:?}:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .filter(|l| !l.is_empty())
-            .map(|l| {
-                l.split("\",\"")
-                    .map(|v| v.trim_matches('"').to_string())
-                    .collect()
-            })
-            .collect()
-    };
+    let trino = |args: &[&str]| common::trino_sql(script, args);
     // Test binaries run one after another: the local tables of tests/trino.rs
     // are dropped and made again there, as these are here.
     for table in ["sword_purchases", "guild_joins", "dead_letters"] {

@@ -28,29 +28,7 @@ fn trino() -> Option<String> {
     }
 }
 
-/// Runs `trino.sh ARGS`; its CSV rows (every value quoted, no header).
-fn trino_run(script: &str, args: &[&str]) -> Vec<Vec<String>> {
-    let output = Command::new("bash")
-        .arg(script)
-        .args(args)
-        .current_dir(ROOT)
-        .output()
-        .expect("bash runs");
-    assert!(
-        output.status.success(),
-        "Trino refused {args:?}:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(|line| {
-            line.split("\",\"")
-                .map(|v| v.trim_matches('"').to_string())
-                .collect()
-        })
-        .collect()
-}
+use common::trino_sql as trino_run;
 
 /// `pipec ddl PIPELINE --dialect trino --data-dir DATA`, as printed.
 fn trino_ddl(pipeline: &str, data: &str) -> String {

@@ -168,30 +168,17 @@ fn ensure_schema(ctx: &SessionContext, name: &str) -> Result<()> {
     Ok(())
 }
 
-/// A directory URL with a trailing slash, creating a local directory so that
-/// a table with no files yet is empty rather than missing. An object-store
-/// URL's store (its bucket, with the credentials the sinks use) is
-/// registered with the session, so the tables read what the sinks wrote.
+/// The directory's URL, through the same [`Storage`] the sinks write with
+/// (a local directory is created, so a table with no files yet is empty
+/// rather than missing). An object store (its bucket, with the sinks'
+/// credentials) is registered with the session, so the tables read what
+/// the sinks wrote.
 fn directory_url(ctx: &SessionContext, location: &Location, data_dir: &Path) -> Result<String> {
-    let local = |path: &Path| -> Result<String> {
-        std::fs::create_dir_all(path)?;
-        let path = std::fs::canonicalize(path)?;
-        Ok(format!("file://{}/", path.display()))
-    };
-    match location {
-        Location::Relative(path) => local(&data_dir.join(path)),
-        Location::Absolute(path) => local(Path::new(path)),
-        Location::Url(url) if url.starts_with("file://") => {
-            local(Path::new(&url["file://".len()..]))
-        }
-        Location::Url(url) => {
-            let storage = Storage::open(location, data_dir)
-                .map_err(|e| DataFusionError::External(Box::new(e)))?;
-            let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-            let bucket = rest.split('/').next().unwrap_or_default();
-            let base = ObjectStoreUrl::parse(format!("{scheme}://{bucket}"))?;
-            ctx.register_object_store(base.as_ref(), storage.object_store());
-            Ok(format!("{}/", url.trim_end_matches('/')))
-        }
+    let storage =
+        Storage::open(location, data_dir).map_err(|e| DataFusionError::External(Box::new(e)))?;
+    if let Some(store_url) = storage.store_url() {
+        let base = ObjectStoreUrl::parse(store_url)?;
+        ctx.register_object_store(base.as_ref(), storage.object_store());
     }
+    Ok(storage.reader_url())
 }

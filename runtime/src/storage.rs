@@ -176,6 +176,33 @@ impl Storage {
         self.store.clone()
     }
 
+    /// The directory as a URL readers open, with a trailing slash:
+    /// `file:///abs/dir/` or `s3://bucket/prefix/`.
+    pub fn reader_url(&self) -> String {
+        match &self.local_dir {
+            Some(dir) => {
+                let below = self.root.as_ref();
+                let path = if below.is_empty() {
+                    dir.clone()
+                } else {
+                    dir.join(below)
+                };
+                format!("file://{}/", path.display())
+            }
+            None => format!("{}/", self.display.trim_end_matches('/')),
+        }
+    }
+
+    /// `scheme://bucket` of an object store, under which readers register it.
+    pub fn store_url(&self) -> Option<String> {
+        if self.local_dir.is_some() {
+            return None;
+        }
+        let (scheme, rest) = self.display.split_once("://")?;
+        let bucket = rest.split('/').next().unwrap_or_default();
+        Some(format!("{scheme}://{bucket}"))
+    }
+
     /// `root/relative`.
     fn path(&self, relative: &str) -> ObjectPath {
         let mut path = self.root.clone();

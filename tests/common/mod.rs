@@ -341,7 +341,18 @@ pub fn written_once(
 /// The rows `pipec query PIPELINE --data-dir DIR --format json SQL` answers,
 /// as arrays of values in column order.
 pub fn pipec_query_rows(pipeline: &str, data_dir: &str, sql: &str) -> Vec<serde_json::Value> {
-    let output = Command::new(env!("CARGO_BIN_EXE_pipec"))
+    pipec_query_rows_with_env(pipeline, data_dir, sql, &[])
+}
+
+/// The same, with environment values (an S3 root, say).
+pub fn pipec_query_rows_with_env(
+    pipeline: &str,
+    data_dir: &str,
+    sql: &str,
+    env: &[(&str, &str)],
+) -> Vec<serde_json::Value> {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pipec"));
+    command
         .args([
             "query",
             pipeline,
@@ -351,9 +362,11 @@ pub fn pipec_query_rows(pipeline: &str, data_dir: &str, sql: &str) -> Vec<serde_
             "json",
             sql,
         ])
-        .current_dir(ROOT)
-        .output()
-        .expect("pipec runs");
+        .current_dir(ROOT);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let output = command.output().expect("pipec runs");
     assert!(
         output.status.success(),
         "{sql}: {}",
@@ -363,6 +376,31 @@ pub fn pipec_query_rows(pipeline: &str, data_dir: &str, sql: &str) -> Vec<serde_
         serde_json::from_slice(&output.stdout).expect("JSON rows");
     rows.into_iter()
         .map(|row| serde_json::Value::Array(row.into_iter().map(|(_, v)| v).collect()))
+        .collect()
+}
+
+/// Runs `trino.sh ARGS` (`sql STATEMENT`, `sql-file FILE`) of the test
+/// Trino; its CSV rows (every value quoted, no header).
+pub fn trino_sql(script: &str, args: &[&str]) -> Vec<Vec<String>> {
+    let output = Command::new("bash")
+        .arg(script)
+        .args(args)
+        .current_dir(ROOT)
+        .output()
+        .expect("bash runs");
+    assert!(
+        output.status.success(),
+        "Trino refused {args:?}:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|line| {
+            line.split("\",\"")
+                .map(|v| v.trim_matches('"').to_string())
+                .collect()
+        })
         .collect()
 }
 

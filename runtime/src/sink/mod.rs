@@ -455,18 +455,32 @@ impl SinkWorker {
                 Ok(()) => break,
                 Err(error) if error.is_transient() && !self.stop_requested() => {
                     attempt += 1;
-                    let wait = retry_delay(attempt);
-                    self.metrics
-                        .sink_write_retries
-                        .with_label_values(&[self.name.as_str()])
-                        .inc();
-                    tracing::warn!(sink = %self.name, partition, attempt, retry_in_ms = wait.as_millis() as u64, %error, "storage failed while taking a partition; trying again after a pause");
+                    let wait = self.retry_pause(partition, attempt, &error, "taking a partition");
                     tokio::time::sleep(wait).await;
                 }
                 Err(error) => return Err(error),
             }
         }
         Ok(self.partitions.get_mut(&partition).expect("claimed above"))
+    }
+
+    /// Counts and logs one retry after a transient storage error, and says
+    /// how long to wait first; nothing is lost meanwhile: the events are
+    /// buffered and still in Kafka.
+    fn retry_pause(
+        &self,
+        partition: i32,
+        attempt: u32,
+        error: &dyn std::fmt::Display,
+        doing: &str,
+    ) -> Duration {
+        let wait = retry_delay(attempt);
+        self.metrics
+            .sink_write_retries
+            .with_label_values(&[self.name.as_str()])
+            .inc();
+        tracing::warn!(sink = %self.name, partition, attempt, retry_in_ms = wait.as_millis() as u64, %error, "storage failed while {doing}; trying again after a pause");
+        wait
     }
 
     fn stop_requested(&self) -> bool {
@@ -629,12 +643,7 @@ impl SinkWorker {
                             return Ok(());
                         }
                         attempt += 1;
-                        let wait = retry_delay(attempt);
-                        self.metrics
-                            .sink_write_retries
-                            .with_label_values(&[self.name.as_str()])
-                            .inc();
-                        tracing::warn!(sink = %self.name, partition, attempt, retry_in_ms = wait.as_millis() as u64, %error, "storage failed; writing again after a pause (nothing is lost: the events are buffered and still in Kafka)");
+                        let wait = self.retry_pause(partition, attempt, &error, "writing");
                         tokio::time::sleep(wait).await;
                     }
                     other => break other,
