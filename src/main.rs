@@ -4,6 +4,7 @@
 
 mod check;
 mod ddl;
+mod graph;
 mod loaded;
 mod profile;
 mod query;
@@ -34,6 +35,8 @@ enum Command {
     Run(run::RunArgs),
     /// Answer SQL over a pipeline's tables.
     Query(query::QueryArgs),
+    /// Draw a pipeline: endpoints, topics, sinks and tables.
+    Graph(graph::GraphArgs),
 }
 
 /// How a command ended, mapped to the exit status.
@@ -77,6 +80,7 @@ fn main() -> ExitCode {
         Command::Ddl(args) => ddl::run(args),
         Command::Run(args) => run::run(args),
         Command::Query(args) => query::run(args),
+        Command::Graph(args) => graph::run(args),
     };
     match outcome {
         Outcome::Success => ExitCode::SUCCESS,

@@ -195,3 +195,43 @@ fn scratch(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+#[test]
+fn graph_draws_the_pipeline_in_mermaid_and_in_dot_that_graphviz_reads() {
+    let mermaid = pipec(&["graph", "pipelines/game_events.pipe"]);
+    assert_eq!(mermaid.status.code(), Some(0));
+    let mermaid = text(&mermaid.stdout);
+    assert!(mermaid.starts_with("flowchart LR\n"), "{mermaid}");
+    assert!(mermaid.contains("GET /purchase_a_sword"), "{mermaid}");
+    let dot = pipec(&["graph", "tests/pipelines/webshop.pipe", "--format", "dot"]);
+    assert_eq!(dot.status.code(), Some(0));
+    let dot_text = text(&dot.stdout);
+    assert!(
+        dot_text.contains(r#"where (price * qty) > 100.0 and status in (\"paid\", \"shipped\")"#),
+        "{dot_text}"
+    );
+    // Graphviz, where the machine has it, must take the DOT as it is.
+    if let Ok(mut graphviz) = Command::new("dot")
+        .arg("-Tsvg")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+    {
+        use std::io::Write;
+        graphviz
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(&dot.stdout)
+            .unwrap();
+        let svg = graphviz.wait_with_output().unwrap();
+        assert!(svg.status.success(), "{}", text(&svg.stdout));
+        assert!(text(&svg.stdout).contains("<svg"));
+    }
+    let bad = pipec(&["graph", "tests/fixtures/invalid/unknown_schema.pipe"]);
+    assert_eq!(
+        bad.status.code(),
+        Some(1),
+        "a pipeline that does not check is not drawn"
+    );
+}

@@ -108,6 +108,11 @@ fn check_clean(path: &Path) {
             let stem = path.file_stem().unwrap().to_string_lossy();
             insta::assert_snapshot!(format!("plan@{stem}"), result.plan.to_yaml());
             assert_ddl_snapshots(&stem, &result.plan);
+            let drawn = pipec_compiler::graph::graph(&result.plan);
+            insta::assert_snapshot!(
+                format!("graph_mermaid@{stem}"),
+                pipec_compiler::graph::to_mermaid(&drawn)
+            );
         }
         Err(diagnostics) => {
             let rendered: Vec<_> = diagnostics

@@ -10,6 +10,7 @@ pub mod check;
 pub mod ddl;
 pub mod diagnostic;
 pub mod expr;
+pub mod graph;
 pub mod hive;
 pub mod parse;
 pub mod plan;
