@@ -63,6 +63,7 @@ pub enum SinkError {
 /// process now owns them and resumes from their checkpoints.
 struct SinkContext {
     revoked: Arc<Mutex<Vec<i32>>>,
+    assigned: Arc<Mutex<Vec<i32>>>,
 }
 
 impl ClientContext for SinkContext {}
@@ -81,6 +82,8 @@ impl ConsumerContext for SinkContext {
         if let Rebalance::Assign(list) = rebalance {
             let partitions: Vec<i32> = list.elements().iter().map(|e| e.partition()).collect();
             tracing::info!(?partitions, "partitions assigned");
+            let mut assigned = self.assigned.lock().expect("assigned lock");
+            assigned.extend(partitions);
         }
     }
 }
@@ -93,6 +96,14 @@ pub struct SinkWorker {
     schema: Schema,
     consumer: StreamConsumer<SinkContext>,
     revoked: Arc<Mutex<Vec<i32>>>,
+    assigned: Arc<Mutex<Vec<i32>>>,
+    /// Partitions another worker claimed from this one: their messages are
+    /// left alone until Kafka assigns them here again, or this worker would
+    /// claim them back from their owner.
+    fenced: std::collections::BTreeSet<i32>,
+    /// Claims made whose recovery has not finished (a storage failure):
+    /// retried without claiming again, which would fence the claim itself.
+    claims: BTreeMap<i32, (Checkpoint, crate::storage::ObjectVersion)>,
     data: Storage,
     dead_letters: Storage,
     checkpoints: CheckpointStore,
@@ -131,6 +142,11 @@ impl SinkError {
                 source: CheckpointError::Storage(source),
                 ..
             } => source.is_transient(),
+            // Claims that kept crossing other writers': try again later.
+            SinkError::Checkpoint {
+                source: CheckpointError::Fenced { .. },
+                ..
+            } => true,
             _ => false,
         }
     }
@@ -177,10 +193,12 @@ impl SinkWorker {
         };
         let file_schema = file_schema(&sink);
         let revoked = Arc::new(Mutex::new(Vec::new()));
+        let assigned = Arc::new(Mutex::new(Vec::new()));
         let consumer: StreamConsumer<SinkContext> = bus
             .consumer_config(&format!("pipec.{}.{}", plan.name, name))
             .create_with_context(SinkContext {
                 revoked: revoked.clone(),
+                assigned: assigned.clone(),
             })
             .map_err(|source| SinkError::Kafka {
                 sink: name.clone(),
@@ -198,6 +216,9 @@ impl SinkWorker {
             schema,
             consumer,
             revoked,
+            assigned,
+            fenced: Default::default(),
+            claims: BTreeMap::new(),
             data,
             dead_letters,
             checkpoints,
@@ -233,8 +254,8 @@ impl SinkWorker {
         mut self,
         mut commands: watch::Receiver<SinkCommand>,
     ) -> Result<SinkSummary, SinkError> {
-        self.cluster = self.cluster_id().await;
         self.commands = Some(commands.clone());
+        self.cluster = self.cluster_id().await;
         let mut end: Option<BTreeMap<i32, i64>> = None;
         if self.is_once() {
             // A backfill reads every partition itself, from its checkpoint,
@@ -369,13 +390,26 @@ impl SinkWorker {
         Ok(taken)
     }
 
+    /// The cluster's id, waited for: a wrong one would make every checkpoint
+    /// look like another cluster's and the partitions be read again.
     async fn cluster_id(&mut self) -> String {
-        let consumer = &self.consumer;
-        let id = tokio::task::block_in_place(|| {
-            consumer.client().fetch_cluster_id(Duration::from_secs(10))
-        });
+        let mut attempt = 0;
+        let id = loop {
+            let consumer = &self.consumer;
+            let id = tokio::task::block_in_place(|| {
+                consumer.client().fetch_cluster_id(Duration::from_secs(10))
+            });
+            match id {
+                Some(id) => break id,
+                None if self.stop_requested() => break "unknown".to_string(),
+                None => {
+                    attempt += 1;
+                    tracing::warn!(sink = %self.name, attempt, "the Kafka cluster's id is not known yet; asking again");
+                    tokio::time::sleep(retry_delay(attempt).min(Duration::from_secs(5))).await;
+                }
+            }
+        };
         // A short, file-name-safe digest of the cluster id.
-        let id = id.unwrap_or_else(|| "unknown".to_string());
         let digest = id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
             (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
         });
@@ -405,6 +439,9 @@ impl SinkWorker {
             if high == 0 {
                 continue;
             }
+            if self.fenced.contains(&partition) {
+                continue;
+            }
             let position = match self.partitions.get(&partition) {
                 Some(buffer) => buffer.position(),
                 None => self.open_partition(partition).await?.position(),
@@ -417,8 +454,13 @@ impl SinkWorker {
     }
 
     fn forget_revoked(&mut self) {
+        let assigned: Vec<i32> = std::mem::take(&mut *self.assigned.lock().expect("assigned lock"));
+        for partition in assigned {
+            self.fenced.remove(&partition);
+        }
         let revoked: Vec<i32> = std::mem::take(&mut *self.revoked.lock().expect("revoked lock"));
         for partition in revoked {
+            self.claims.remove(&partition);
             if self.partitions.remove(&partition).is_some() {
                 tracing::info!(sink = %self.name, partition, "partition revoked; its unwritten events stay in Kafka for its new owner");
             }
@@ -509,14 +551,21 @@ impl SinkWorker {
                 generation: 0,
                 owner: String::new(),
             };
-            let (claimed, version) =
-                self.checkpoints
-                    .claim(fresh, &self.owner)
-                    .await
-                    .map_err(|source| SinkError::Checkpoint {
-                        sink: self.name.clone(),
-                        source,
-                    })?;
+            let (claimed, version) = match self.claims.get(&partition) {
+                Some(held) => held.clone(),
+                None => {
+                    let claim =
+                        self.checkpoints
+                            .claim(fresh, &self.owner)
+                            .await
+                            .map_err(|source| SinkError::Checkpoint {
+                                sink: self.name.clone(),
+                                source,
+                            })?;
+                    self.claims.insert(partition, claim.clone());
+                    claim
+                }
+            };
             tracing::debug!(sink = %self.name, partition, generation = claimed.generation, "partition claimed");
             let storage_error = |source| SinkError::Storage {
                 sink: self.name.clone(),
@@ -532,9 +581,15 @@ impl SinkWorker {
                     sink = %self.name, partition, checkpoint_cluster = %claimed.cluster, cluster = %self.cluster,
                     "the checkpoint is of another Kafka cluster; reading this partition from its start"
                 );
-                partition::remove_orphans(&self.data, &self.dead_letters, &self.topic, partition)
-                    .await
-                    .map_err(storage_error)?;
+                partition::remove_orphans(
+                    &self.data,
+                    &self.dead_letters,
+                    &self.topic,
+                    partition,
+                    claimed.generation,
+                )
+                .await
+                .map_err(storage_error)?;
                 0
             };
             let claim = Claim {
@@ -548,6 +603,7 @@ impl SinkWorker {
                         message: e.to_string(),
                     })?
                     .with_claim(claim);
+            self.claims.remove(&partition);
             self.partitions.insert(partition, buffer);
         }
         Ok(())
@@ -560,6 +616,10 @@ impl SinkWorker {
             timestamp_micros,
             payload,
         } = received;
+        if self.fenced.contains(&partition) {
+            // Another worker's now; the message stays in Kafka for it.
+            return Ok(());
+        }
         self.open_partition(partition).await?;
         // Fields borrowed one by one: this runs for every message, so no clones.
         let buffer = self.partitions.get_mut(&partition).expect("opened above");
@@ -664,6 +724,7 @@ impl SinkWorker {
                     // A rebalance this worker has not heard of, or a pause
                     // past the session timeout: the partition is another's.
                     self.partitions.remove(&partition);
+                    self.fenced.insert(partition);
                     self.metrics
                         .sink_fenced
                         .with_label_values(&[self.name.as_str()])

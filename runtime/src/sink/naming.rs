@@ -45,6 +45,16 @@ pub fn is_pending(name: &str) -> bool {
     name.starts_with('.') && name.contains(".parquet.") && name.contains(".pending")
 }
 
+/// The claim generation in a hidden name ([`pending_name`]); 0 for names
+/// written before generations existed.
+pub fn generation_of(name: &str) -> u64 {
+    let Some(rest) = name.split(".parquet.g").nth(1) else {
+        return 0;
+    };
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().unwrap_or(0)
+}
+
 /// The partition of a file name written by [`FileKey::file_name`], for
 /// cleaning up after a partition's own crashed writes only.
 pub fn partition_of(name: &str, topic: &str) -> Option<i32> {
@@ -123,6 +133,10 @@ mod tests {
         assert!(!pending.ends_with(".parquet"));
         assert!(is_pending(&pending));
         assert!(is_pending(&format!("{pending}#3")));
+        assert_eq!(generation_of(&pending), 1);
+        assert_eq!(generation_of(&format!("{pending}#3")), 1);
+        assert_eq!(generation_of(&pending_name("part-x.parquet", 42)), 42);
+        assert_eq!(generation_of(".part-x.parquet.pending"), 0);
         assert!(!is_pending("part-x.parquet"));
     }
 

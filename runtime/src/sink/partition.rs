@@ -4,7 +4,7 @@
 use super::checkpoint::{Checkpoint, CheckpointError, CheckpointStore, CommittedFile, FileStore};
 use super::decode::{classify, dead_letter_batch, BatchBuilder, DeadLetter};
 use super::filter::CompiledFilter;
-use super::naming::{is_pending, partition_of, pending_name, FileKey};
+use super::naming::{generation_of, is_pending, partition_of, pending_name, FileKey};
 use super::writer::{encode_parquet, project, split};
 use crate::storage::{ObjectVersion, Storage, StorageError};
 use arrow::datatypes::SchemaRef;
@@ -31,6 +31,9 @@ pub struct PartitionBuffer {
     fresh: bool,
     /// This worker's claim on the partition: what its commits are based on.
     claim: Claim,
+    /// A checkpoint this buffer committed whose files are not all visible
+    /// yet: a retry only finishes its renames, never writes it again.
+    committed: Option<Checkpoint>,
 }
 
 /// A worker's claim on a partition (see `checkpoint`'s fencing protocol).
@@ -113,6 +116,7 @@ impl PartitionBuffer {
             dead: Vec::new(),
             fresh: true,
             claim: Claim::default(),
+            committed: None,
         })
     }
 
@@ -199,6 +203,9 @@ impl PartitionBuffer {
     /// The two-phase write: hidden files, checkpoint (the commit point),
     /// then the files made visible.
     pub async fn write(&mut self, target: WriteTarget<'_>) -> Result<Written, WriteError> {
+        if let Some(checkpoint) = self.committed.clone() {
+            return self.finish(&checkpoint, &target).await;
+        }
         let Some(first) = self.first_unwritten else {
             return Ok(Written {
                 next_offset: self.position,
@@ -269,10 +276,26 @@ impl PartitionBuffer {
         {
             Ok(version) => self.claim.version = version,
             Err(CheckpointError::Fenced { .. }) => {
-                // Never to be committed: leave no garbage behind.
+                // Never to be committed by this worker: delete its hidden
+                // files, but those the current checkpoint names (an earlier
+                // attempt of this write that landed after all), which are
+                // the owner's recovery to finish.
+                let current = target
+                    .checkpoints
+                    .load(target.topic, self.partition)
+                    .await
+                    .ok()
+                    .flatten();
                 for file in &checkpoint.files {
-                    let storage = store_of(file, target.data, target.dead_letters);
-                    let _ = storage.delete(&file.pending).await;
+                    let named = current
+                        .as_ref()
+                        .is_some_and(|c| c.files.iter().any(|f| f.pending == file.pending));
+                    if !named {
+                        let storage = store_of(file, target.data, target.dead_letters);
+                        if let Err(error) = storage.delete(&file.pending).await {
+                            tracing::warn!(file = %file.pending, %error, "cannot delete the hidden file of a fenced write; the partition's next claim removes it");
+                        }
+                    }
                 }
                 return Err(WriteError::Fenced {
                     partition: self.partition,
@@ -281,11 +304,22 @@ impl PartitionBuffer {
             Err(CheckpointError::Storage(error)) => return Err(WriteError::Storage(error)),
             Err(error) => return Err(WriteError::Failed(error.to_string())),
         }
-        // Committed: a failure from here on is finished by the retry (the
-        // same checkpoint again, on the version just written) or by recovery.
+        // Committed: a failure from here on is finished by the retry (renames
+        // only) or by the partition's next owner's recovery.
+        self.committed = Some(checkpoint.clone());
+        self.finish(&checkpoint, &target).await
+    }
+
+    /// Makes a committed write's files visible and empties the buffer.
+    async fn finish(
+        &mut self,
+        checkpoint: &Checkpoint,
+        target: &WriteTarget<'_>,
+    ) -> Result<Written, WriteError> {
         for file in &checkpoint.files {
             make_visible(store_of(file, target.data, target.dead_letters), file).await?;
         }
+        self.committed = None;
         let written = Written {
             messages: self.messages,
             rows: self.rows,
@@ -361,22 +395,37 @@ pub async fn recover(
         if storage.exists(&file.pending).await? {
             tracing::info!(file = %file.visible, "finishing a write interrupted after its checkpoint");
             make_visible(storage, file).await?;
+        } else if !storage.exists(&file.visible).await? {
+            tracing::error!(file = %file.visible, partition = checkpoint.partition, "a file the checkpoint committed is missing, hidden or visible: its rows are lost");
         }
     }
-    remove_orphans(data, dead_letters, topic, checkpoint.partition).await
+    remove_orphans(
+        data,
+        dead_letters,
+        topic,
+        checkpoint.partition,
+        checkpoint.generation,
+    )
+    .await
 }
 
-/// Deletes this partition's hidden files that no checkpoint committed.
+/// Deletes this partition's hidden files that no checkpoint committed, of
+/// writers of generations before `generation` (the caller's claim): a later
+/// claimant's files are its own, however old this listing is.
 pub async fn remove_orphans(
     data: &Storage,
     dead_letters: &Storage,
     topic: &str,
     partition: i32,
+    generation: u64,
 ) -> Result<(), StorageError> {
     for storage in [data, dead_letters] {
         for path in storage.list("").await? {
             let name = path.rsplit('/').next().unwrap_or(&path);
-            if is_pending(name) && partition_of(name, topic) == Some(partition) {
+            if is_pending(name)
+                && partition_of(name, topic) == Some(partition)
+                && generation_of(name) < generation
+            {
                 tracing::info!(file = %path, "removing a file of a write that never committed");
                 storage.delete(&path).await?;
             }
@@ -529,27 +578,38 @@ mod tests {
         let mut buffer = PartitionBuffer::new(0, 0, schema, &MetadataNames::default()).unwrap();
         feed(&mut buffer, schema, 0, &[r#"{"kind":"keep"}"#]);
         buffer.write(f.target()).await.unwrap();
-        let checkpoint = f.checkpoints.load("t", 0).await.unwrap().unwrap();
+        // The next worker claims the partition (generation 1) and recovers.
+        let committed_checkpoint = f.checkpoints.load("t", 0).await.unwrap().unwrap();
+        let (checkpoint, _) = f
+            .checkpoints
+            .claim(committed_checkpoint, "next")
+            .await
+            .unwrap();
+        assert_eq!(checkpoint.generation, 1);
         let committed = &checkpoint.files[0];
         // A crash after the checkpoint, before the rename...
         f.data
             .rename(&committed.visible, &committed.pending)
             .await
             .unwrap();
-        // ...and the hidden files of writes that never committed.
+        // ...and the hidden files of writes that never committed: an
+        // earlier writer's, another partition's, and a later claimant's
+        // (this recovery's listing may be older than that claim).
         let orphan = pending_name(
             "part-t-000-00000000000000000001-00000000000000000009-cafe0001.parquet",
-            1,
+            0,
         );
         let other_partition = pending_name(
             "part-t-001-00000000000000000000-00000000000000000009-cafe0001.parquet",
-            1,
+            0,
         );
-        f.data.put(&orphan, b"partial".to_vec()).await.unwrap();
-        f.data
-            .put(&other_partition, b"partial".to_vec())
-            .await
-            .unwrap();
+        let later_claimant = pending_name(
+            "part-t-000-00000000000000000001-00000000000000000009-cafe0001.parquet",
+            2,
+        );
+        for file in [&orphan, &other_partition, &later_claimant] {
+            f.data.put(file, b"partial".to_vec()).await.unwrap();
+        }
         recover(&checkpoint, &f.data, &f.dead, "t").await.unwrap();
         let files = f.files("s");
         assert!(files.contains(&committed.visible), "{files:?}");
@@ -557,6 +617,10 @@ mod tests {
         assert!(
             files.contains(&other_partition),
             "another partition's files are its owner's: {files:?}"
+        );
+        assert!(
+            files.contains(&later_claimant),
+            "a later claimant's write in progress is its own: {files:?}"
         );
         std::fs::remove_dir_all(&f.dir).unwrap();
     }
@@ -616,6 +680,41 @@ mod tests {
         // The owner goes on committing on its own version.
         feed(&mut owner, schema, 5, &[keep]);
         assert_eq!(owner.write(f.target()).await.unwrap().next_offset, 6);
+        std::fs::remove_dir_all(&f.dir).unwrap();
+    }
+
+    /// A retried write whose first commit landed: when the partition has
+    /// moved on meanwhile, the fenced retry must not delete the files the
+    /// checkpoint names, or the owner's recovery finds nothing to finish.
+    #[tokio::test]
+    async fn a_fenced_retry_leaves_the_files_a_landed_commit_names() {
+        let f = fixture("fenced-retry");
+        let schema = &f.plan.schemas[0];
+        let mut zombie = PartitionBuffer::new(0, 0, schema, &MetadataNames::default()).unwrap();
+        feed(&mut zombie, schema, 0, &[r#"{"kind":"keep"}"#]);
+        zombie.write(f.target()).await.unwrap();
+        let committed = f.checkpoints.load("t", 0).await.unwrap().unwrap();
+        let file = committed.files[0].clone();
+        // As if the rename had not happened before the worker lost the
+        // partition, and its retry wrote the same write again.
+        f.data.rename(&file.visible, &file.pending).await.unwrap();
+        let (claimed, _) = f
+            .checkpoints
+            .claim(committed.clone(), "owner")
+            .await
+            .unwrap();
+        let mut retry = PartitionBuffer::new(0, 0, schema, &MetadataNames::default()).unwrap();
+        feed(&mut retry, schema, 0, &[r#"{"kind":"keep"}"#]);
+        assert!(matches!(
+            retry.write(f.target()).await,
+            Err(WriteError::Fenced { partition: 0 })
+        ));
+        assert!(
+            f.files("s").contains(&file.pending),
+            "the committed hidden file is left for the owner"
+        );
+        recover(&claimed, &f.data, &f.dead, "t").await.unwrap();
+        assert_eq!(f.files("s"), [file.visible.clone()]);
         std::fs::remove_dir_all(&f.dir).unwrap();
     }
 }
