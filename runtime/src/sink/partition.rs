@@ -714,7 +714,7 @@ mod tests {
             "the committed hidden file is left for the owner"
         );
         recover(&claimed, &f.data, &f.dead, "t").await.unwrap();
-        assert_eq!(f.files("s"), [file.visible.clone()]);
+        assert_eq!(f.files("s"), std::slice::from_ref(&file.visible));
         std::fs::remove_dir_all(&f.dir).unwrap();
     }
 }
