@@ -23,6 +23,20 @@ fn kafka(command: &str, state: &str) {
     assert!(status.success(), "kafka.sh {command}");
 }
 
+/// This test's own broker, stopped (data wiped) when the test ends.
+struct BrokerGuard(String);
+
+impl Drop for BrokerGuard {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(common::path("tests/services/kafka.sh"))
+            .arg("reset")
+            .env("PIPEC_KAFKA_PORT", PORT.to_string())
+            .env("PIPEC_KAFKA_STATE", &self.0)
+            .status();
+    }
+}
+
 struct Sent {
     id: String,
     status: Option<u16>,
@@ -44,6 +58,9 @@ fn a_broker_outage_of_20_seconds_loses_no_acknowledged_event() {
     let state = format!("/tmp/pipec-kafka-outage20-{}", std::process::id());
     kafka("reset", &state);
     kafka("start", &state);
+    // Stopped however the test ends: a broker left on its port would fail
+    // the next run's start.
+    let _broker = BrokerGuard(state.clone());
     let bootstrap = format!("127.0.0.1:{PORT}");
     let data = scratch("outage");
     let data_arg = data.display().to_string();
