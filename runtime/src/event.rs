@@ -152,6 +152,14 @@ const NOT_COPIED_BY_ALL: [&str; 10] = [
     "proxy-authorization",
 ];
 
+/// Whether `headers all` copies the header (any case; no allocation: this
+/// runs for every header of every request).
+fn copied_by_all(name: &str) -> bool {
+    !NOT_COPIED_BY_ALL
+        .iter()
+        .any(|skipped| skipped.eq_ignore_ascii_case(name))
+}
+
 /// A header the event would take whose value is not text is the client's
 /// mistake: 400 with its name, never a value with replacement characters.
 fn refuse_non_utf8_headers(
@@ -161,7 +169,7 @@ fn refuse_non_utf8_headers(
     for name in &request.non_utf8_headers {
         let copied = match &endpoint.headers {
             HeaderCapture::None => false,
-            HeaderCapture::All => !NOT_COPIED_BY_ALL.contains(&name.to_ascii_lowercase().as_str()),
+            HeaderCapture::All => copied_by_all(name),
             HeaderCapture::Named(names) => names.iter().any(|n| n.eq_ignore_ascii_case(name)),
         };
         let set = endpoint.fields.iter().any(|a| {
@@ -208,9 +216,7 @@ fn captured_headers(
     let mut out = Map::new();
     let wanted = |name: &str| match capture {
         HeaderCapture::None => None,
-        HeaderCapture::All if NOT_COPIED_BY_ALL.contains(&name.to_ascii_lowercase().as_str()) => {
-            None
-        }
+        HeaderCapture::All if !copied_by_all(name) => None,
         HeaderCapture::All => Some(canonical_header_name(name)),
         HeaderCapture::Named(names) => names.iter().find(|n| n.eq_ignore_ascii_case(name)).cloned(),
     };

@@ -71,7 +71,7 @@ impl ClientContext for SinkContext {}
 impl ConsumerContext for SinkContext {
     fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(list) = rebalance {
-            let partitions: Vec<i32> = list.elements().iter().map(|e| e.partition()).collect();
+            let partitions = partitions_of(list);
             tracing::info!(?partitions, "partitions revoked");
             let mut revoked = self.revoked.lock().expect("revoked lock");
             revoked.extend(partitions);
@@ -80,12 +80,16 @@ impl ConsumerContext for SinkContext {
 
     fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Assign(list) = rebalance {
-            let partitions: Vec<i32> = list.elements().iter().map(|e| e.partition()).collect();
+            let partitions = partitions_of(list);
             tracing::info!(?partitions, "partitions assigned");
             let mut assigned = self.assigned.lock().expect("assigned lock");
             assigned.extend(partitions);
         }
     }
+}
+
+fn partitions_of(list: &rdkafka::TopicPartitionList) -> Vec<i32> {
+    list.elements().iter().map(|e| e.partition()).collect()
 }
 
 /// Everything a sink needs, built from the plan before anything runs.
@@ -113,6 +117,8 @@ pub struct SinkWorker {
     metrics: Arc<Metrics>,
     backlog: Option<Arc<Backlog>>,
     partitions: BTreeMap<i32, PartitionBuffer>,
+    /// Scratch for `due`: what each partition buffers.
+    buffered: Vec<Buffered>,
     cluster: String,
     /// Who this worker is, in the checkpoints it claims.
     owner: String,
@@ -227,6 +233,7 @@ impl SinkWorker {
             metrics,
             backlog,
             partitions: BTreeMap::new(),
+            buffered: Vec::new(),
             cluster: String::new(),
             owner: worker_id(),
             commands: None,
@@ -483,16 +490,18 @@ impl SinkWorker {
                 }
             }
         }
-        let buffers: Vec<Buffered> = self
-            .partitions
-            .iter()
-            .map(|(&partition, b)| Buffered {
-                partition,
-                messages: b.messages(),
-                rows: b.rows(),
-            })
-            .collect();
-        Ok(self.policy.due(&buffers, since_last_write))
+        // Asked before every message: the list's memory is kept, not
+        // allocated per call.
+        let mut buffers = std::mem::take(&mut self.buffered);
+        buffers.clear();
+        buffers.extend(self.partitions.iter().map(|(&partition, b)| Buffered {
+            partition,
+            messages: b.messages(),
+            rows: b.rows(),
+        }));
+        let due = self.policy.due(&buffers, since_last_write);
+        self.buffered = buffers;
+        Ok(due)
     }
 
     /// The partition's buffer, starting from its checkpoint, which this
