@@ -1,8 +1,8 @@
-//! `pipec graph FILE [--format mermaid|dot]`
+//! `pipec graph FILE [--format svg|mermaid|dot]`
 
 use crate::loaded::load;
 use crate::Outcome;
-use pipec_compiler::graph::{graph, to_dot, to_mermaid};
+use pipec_compiler::graph::{graph, to_dot, to_mermaid, to_svg, SvgStyle};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -22,6 +22,8 @@ enum Format {
     Mermaid,
     /// Graphviz DOT.
     Dot,
+    /// A picture, laid out by pipec itself (no Graphviz needed).
+    Svg,
 }
 
 pub fn run(args: GraphArgs) -> Outcome {
@@ -35,6 +37,7 @@ pub fn run(args: GraphArgs) -> Outcome {
         match args.format {
             Format::Mermaid => to_mermaid(&drawn),
             Format::Dot => to_dot(&drawn),
+            Format::Svg => to_svg(&drawn, SvgStyle::Static),
         }
     );
     Outcome::Success

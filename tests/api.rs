@@ -394,3 +394,53 @@ fn a_profile_supplies_environment_values() {
     );
     assert_eq!(wrong.status, 401);
 }
+
+/// The status page and its figures are behind the endpoints' token, as a
+/// header or (for a browser's address bar) as `?token=`; a refusal is JSON.
+#[test]
+fn the_status_page_is_behind_the_endpoints_token() {
+    let pipec = storefront();
+    for path in ["/_pipec/", "/_pipec/status.json"] {
+        let refused = pipec.get(path, &[]);
+        assert_eq!(refused.status, 401, "{path}: {}", refused.text());
+        assert_eq!(refused.json()["error"], "missing_token");
+        let wrong = pipec.get(&format!("{path}?token=nope"), &[]);
+        assert_eq!(wrong.status, 401, "{path}: {}", wrong.text());
+        assert_eq!(wrong.json()["error"], "wrong_token");
+        let (name, value) = auth();
+        let by_header = pipec.get(path, &[(name, value.as_str())]);
+        assert_eq!(by_header.status, 200, "{path}: {}", by_header.text());
+        let by_query = pipec.get(&format!("{path}?token={TOKEN}"), &[]);
+        assert_eq!(by_query.status, 200, "{path}: {}", by_query.text());
+    }
+    let (name, value) = auth();
+    let page = pipec.get("/_pipec/", &[(name, value.as_str())]);
+    assert!(page
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/html"));
+    // Everything the page needs is in it: no script or style from elsewhere.
+    let html = page.text();
+    assert!(html.contains("<svg") && html.contains("id=\"live-endpoint_0-0\""));
+    assert!(!html.contains("src=\"http") && !html.contains("href=\"http"));
+    // The figures follow the counters: one accepted purchase, one refused.
+    let valid = r#"{"order_id":"o1","customer_id":"c1","sku":"sword","quantity":1,"unit_price":9.5,"placed_at":"2020-08-02T22:49:11Z"}"#;
+    let accepted = post_purchase(&pipec, valid);
+    assert_eq!(accepted.status, 202, "{}", accepted.text());
+    assert_eq!(post_purchase(&pipec, r#"{"sku": 7}"#).status, 400);
+    let figures = pipec
+        .get("/_pipec/status.json", &[(name, value.as_str())])
+        .json();
+    let endpoint = &figures["nodes"]["endpoint_0"];
+    assert_eq!(endpoint["kind"], "endpoint");
+    assert_eq!(endpoint["requests"], 2, "{figures:#}");
+    assert_eq!(endpoint["errors"], 1, "{figures:#}");
+    assert_eq!(figures["events_in"], 1, "{figures:#}");
+    // `/_pipec` without the slash keeps the token on its way to the page.
+    let bare = pipec.get(&format!("/_pipec?token={TOKEN}"), &[]);
+    assert_eq!(bare.status, 308);
+    assert_eq!(
+        bare.header("location"),
+        Some(format!("/_pipec/?token={TOKEN}").as_str())
+    );
+}

@@ -235,3 +235,119 @@ fn graph_draws_the_pipeline_in_mermaid_and_in_dot_that_graphviz_reads() {
         "a pipeline that does not check is not drawn"
     );
 }
+
+/// Every pipeline the repository holds, for the tests that draw them all.
+fn every_pipeline() -> Vec<String> {
+    let mut files = Vec::new();
+    for dir in ["pipelines", "examples", "tests/pipelines"] {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+        for entry in std::fs::read_dir(&root).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "pipe") {
+                files.push(format!(
+                    "{dir}/{}",
+                    path.file_name().unwrap().to_string_lossy()
+                ));
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// The picture in the README is what `pipec graph` draws today; after a
+/// change to the drawing or the seed, regenerate it with the command below.
+#[test]
+fn the_readme_picture_is_what_pipec_graph_draws() {
+    let drawn = pipec(&["graph", "pipelines/game_events.pipe", "--format", "svg"]);
+    assert_eq!(drawn.status.code(), Some(0), "{}", text(&drawn.stderr));
+    let committed = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/game_events.svg"),
+    )
+    .unwrap();
+    assert!(
+        text(&drawn.stdout) == committed,
+        "pipelines/game_events.svg is not what pipec draws; run\n  \
+         pipec graph pipelines/game_events.pipe --format svg > pipelines/game_events.svg"
+    );
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    assert!(
+        readme.contains("](pipelines/game_events.svg)"),
+        "the README shows the picture"
+    );
+}
+
+/// Every pipeline draws as SVG that an XML parser takes (Python's), with
+/// every node's name in it.
+#[test]
+fn every_pipeline_draws_as_well_formed_svg() {
+    for file in every_pipeline() {
+        let drawn = pipec(&["graph", &file, "--format", "svg"]);
+        assert_eq!(
+            drawn.status.code(),
+            Some(0),
+            "{file}: {}",
+            text(&drawn.stderr)
+        );
+        let mut python = Command::new("python3")
+            .args([
+                "-c",
+                "import sys, xml.etree.ElementTree as ET; root = ET.fromstring(sys.stdin.read()); \
+                 print(len(root.findall('.//{http://www.w3.org/2000/svg}g')))",
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 runs");
+        use std::io::Write;
+        python
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(&drawn.stdout)
+            .unwrap();
+        let parsed = python.wait_with_output().unwrap();
+        assert!(parsed.status.success(), "{file}: {}", text(&parsed.stderr));
+        let groups: usize = text(&parsed.stdout).trim().parse().unwrap();
+        let mermaid = text(&pipec(&["graph", &file]).stdout);
+        let nodes = mermaid.lines().filter(|l| !l.contains("->")).count() - 1;
+        assert_eq!(groups, nodes, "{file}: one group per node");
+    }
+}
+
+/// The Mermaid of every pipeline renders with the official Mermaid CLI (the
+/// library GitHub uses), which the test command installs from npm.
+#[test]
+fn every_pipeline_mermaid_renders_with_the_mermaid_cli() {
+    let Some(script) = std::env::var_os("PIPEC_TEST_MERMAID") else {
+        eprintln!("skipped: PIPEC_TEST_MERMAID (tests/services/mermaid.sh) is not set");
+        return;
+    };
+    let dir = scratch("mermaid");
+    let mut files = Vec::new();
+    for file in every_pipeline() {
+        let drawn = pipec(&["graph", &file]);
+        assert_eq!(drawn.status.code(), Some(0), "{file}");
+        let out = dir.join(file.replace('/', "_").replace(".pipe", ".mmd"));
+        std::fs::write(&out, &drawn.stdout).unwrap();
+        files.push(out);
+    }
+    let checked = Command::new("bash")
+        .arg(script)
+        .arg("check")
+        .args(&files)
+        .output()
+        .expect("mermaid.sh runs");
+    assert!(
+        checked.status.success(),
+        "{}{}",
+        text(&checked.stdout),
+        text(&checked.stderr)
+    );
+    assert_eq!(
+        text(&checked.stdout).matches(" renders ").count(),
+        files.len()
+    );
+}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, as a newcomer and CI run it: installs the tools the
-# tests drive (kcat, ab), starts a real Apache Kafka broker, a real S3
+# tests drive (kcat, ab, chromium), starts a real Apache Kafka broker, a real S3
 # server (SeaweedFS) and a real Trino, then runs formatting, lints and every
 # test of every crate, and stops the services. Python (pyarrow, DuckDB,
 # PySpark) goes into a venv; Kafka's jars, SeaweedFS and Trino's server into
@@ -19,6 +19,9 @@ bash tests/services/tools.sh
 # Rust builds; SeaweedFS compiles (CPU), so it is built after cargo.
 bash tests/services/trino.sh fetch >/tmp/pipec-trino-fetch.log 2>&1 &
 trino_fetch=$!
+# The Mermaid CLI (npm), which checks that `pipec graph` Mermaid renders.
+bash tests/services/mermaid.sh fetch >/tmp/pipec-mermaid-fetch.log 2>&1 &
+mermaid_fetch=$!
 # pyarrow and DuckDB: the independent readers of the Parquet files.
 PIPEC_TEST_PYTHON="$(bash tests/services/venv.sh | tail -n 1)"
 export PIPEC_TEST_PYTHON
@@ -30,6 +33,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo build"
 cargo build --workspace --all-targets --locked
 wait "$trino_fetch" || { cat /tmp/pipec-trino-fetch.log; exit 1; }
+wait "$mermaid_fetch" || { cat /tmp/pipec-mermaid-fetch.log; exit 1; }
+export PIPEC_TEST_MERMAID="$PWD/tests/services/mermaid.sh"
+export PIPEC_REQUIRE_BROWSER=1
 bash tests/services/s3.sh fetch >/dev/null
 
 echo "== kafka, s3, trino"

@@ -20,6 +20,8 @@ pub struct Metrics {
     pub sink_files_written: IntCounterVec,
     pub dead_letters: IntCounterVec,
     pub sink_lag: prometheus::IntGaugeVec,
+    /// Unix seconds of each sink's last committed checkpoint.
+    pub sink_last_commit: prometheus::IntGaugeVec,
     pub sink_fenced: IntCounterVec,
     pub sink_write_retries: IntCounterVec,
 }
@@ -106,8 +108,17 @@ impl Metrics {
             &["sink", "partition"],
         )
         .expect("valid metric");
+        let sink_last_commit = prometheus::IntGaugeVec::new(
+            Opts::new(
+                "sink_last_commit_timestamp_seconds",
+                "When a sink last committed a checkpoint (files and offsets), in Unix seconds",
+            ),
+            &["sink"],
+        )
+        .expect("valid metric");
         for collector in [
-            Box::new(sink_events_read.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(sink_last_commit.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(sink_events_read.clone()),
             Box::new(sink_rows_written.clone()),
             Box::new(sink_files_written.clone()),
             Box::new(dead_letters.clone()),
@@ -144,6 +155,7 @@ impl Metrics {
             sink_write_retries,
             dead_letters,
             sink_lag,
+            sink_last_commit,
         }
     }
 
@@ -167,12 +179,73 @@ impl Metrics {
     pub fn dead_lettered(&self) -> u64 {
         self.dead_letters.collect_total()
     }
+
+    /// An endpoint's requests (label `GET /path`): all, and those answered
+    /// 4xx or 5xx.
+    pub fn requests_of(&self, endpoint: &str) -> (u64, u64) {
+        let (mut all, mut errors) = (0, 0);
+        for series in series_of(&self.requests) {
+            if series.label("endpoint") != Some(endpoint) {
+                continue;
+            }
+            let count = series.metric.get_counter().get_value() as u64;
+            all += count;
+            if series.label("status").is_some_and(|s| s >= "400") {
+                errors += count;
+            }
+        }
+        (all, errors)
+    }
+
+    /// A sink's lag summed over the partitions it knows it for; `None`
+    /// before its first write.
+    pub fn lag_of(&self, sink: &str) -> Option<i64> {
+        let lags: Vec<i64> = series_of(&self.sink_lag)
+            .iter()
+            .filter(|s| s.label("sink") == Some(sink))
+            .map(|s| s.metric.get_gauge().get_value() as i64)
+            .filter(|lag| *lag >= 0)
+            .collect();
+        (!lags.is_empty()).then(|| lags.iter().sum())
+    }
+
+    /// Unix seconds of the sink's last commit; `None` before the first.
+    pub fn last_commit_of(&self, sink: &str) -> Option<i64> {
+        series_of(&self.sink_last_commit)
+            .iter()
+            .find(|s| s.label("sink") == Some(sink))
+            .map(|s| s.metric.get_gauge().get_value() as i64)
+    }
 }
 
 impl Default for Metrics {
     fn default() -> Self {
         Metrics::new()
     }
+}
+
+/// One labelled series of a metric family.
+struct Series {
+    metric: prometheus::proto::Metric,
+}
+
+impl Series {
+    fn label(&self, name: &str) -> Option<&str> {
+        self.metric
+            .get_label()
+            .iter()
+            .find(|pair| pair.name() == name)
+            .map(|pair| pair.value())
+    }
+}
+
+fn series_of(collector: &dyn prometheus::core::Collector) -> Vec<Series> {
+    collector
+        .collect()
+        .into_iter()
+        .flat_map(|family| family.get_metric().to_vec())
+        .map(|metric| Series { metric })
+        .collect()
 }
 
 trait CollectTotal {

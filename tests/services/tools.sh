@@ -12,6 +12,8 @@
 #                  kafka.sh to tell that the broker answers.
 #   ab -> apache2-utils   Apache Bench, the seed's load generator
 #                  (examples/seed_load.sh).
+#   chromium -> chromium   Headless browser: the status page test drives it,
+#                  and the Mermaid CLI (mermaid.sh) renders with it.
 #
 # We run as root on these machines; if not, sudo is used when available.
 set -euo pipefail
@@ -20,6 +22,7 @@ set -euo pipefail
 TOOLS=(
   "kcat:kcat"
   "ab:apache2-utils"
+  "chromium:chromium"
 )
 # Callers may ask for more, as "command:package" arguments (bench/run: wrk
 # and GNU time, as /usr/bin/time:time).

@@ -9,6 +9,8 @@ use crate::types::DataType;
 
 /// Paths the runtime serves itself.
 const RESERVED_PATHS: [&str; 3] = ["/metrics", "/sql", "/health"];
+/// The prefix of the runtime's status page and whatever it serves later.
+const RESERVED_PREFIX: &str = "/_pipec";
 
 impl Checker<'_> {
     pub(super) fn endpoints(
@@ -339,6 +341,13 @@ impl Checker<'_> {
             Some((
                 format!("pipec serves `{value}` itself"),
                 "choose another path".to_string(),
+            ))
+        } else if value == RESERVED_PREFIX || value.starts_with(&format!("{RESERVED_PREFIX}/")) {
+            Some((
+                format!(
+                    "pipec serves everything under `{RESERVED_PREFIX}/` itself (its status page)"
+                ),
+                "choose a path outside `/_pipec/`".to_string(),
             ))
         } else {
             None

@@ -4,6 +4,7 @@
 mod error;
 pub mod serve;
 pub mod sql;
+pub mod status;
 
 pub use error::ApiError;
 
@@ -89,7 +90,30 @@ pub fn router(state: Arc<ApiState>) -> Router {
         });
         router = router.route(path, methods);
     }
+    let page = Arc::new(status::StatusPage::new(&state.plan));
+    let figures_page = page.clone();
     router
+        .route(status::PREFIX, get(status::redirect))
+        .route(
+            &format!("{}/", status::PREFIX),
+            get(
+                move |State(state): State<Arc<ApiState>>,
+                      headers: HeaderMap,
+                      RawQuery(query): RawQuery| {
+                    status::page(state, page.clone(), headers, query)
+                },
+            ),
+        )
+        .route(
+            &format!("{}/status.json", status::PREFIX),
+            get(
+                move |State(state): State<Arc<ApiState>>,
+                      headers: HeaderMap,
+                      RawQuery(query): RawQuery| {
+                    status::figures(state, figures_page.clone(), headers, query)
+                },
+            ),
+        )
         .route("/metrics", get(metrics))
         .route("/sql", axum::routing::post(sql::handle))
         .route(
@@ -272,13 +296,16 @@ pub(crate) fn authorize(headers: &HeaderMap, token: &str) -> Result<(), ApiError
                 .or_else(|| v.strip_prefix("bearer "))
         })
         .ok_or(ApiError::MissingToken)?;
-    // Compare in constant time, so timing tells nothing about the token.
-    let (a, b) = (presented.trim().as_bytes(), token.as_bytes());
-    let differ = a.len() != b.len() || a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) != 0;
-    if differ {
+    if !same_token(presented.trim(), token) {
         return Err(ApiError::WrongToken);
     }
     Ok(())
+}
+
+/// Compares in constant time, so timing tells nothing about the token.
+pub(crate) fn same_token(presented: &str, token: &str) -> bool {
+    let (a, b) = (presented.as_bytes(), token.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 async fn read_body(body: Body, limit: usize) -> Result<Vec<u8>, ApiError> {

@@ -766,6 +766,10 @@ impl SinkWorker {
                 .sink_files_written
                 .with_label_values(&[name])
                 .inc_by(written.files);
+            self.metrics
+                .sink_last_commit
+                .with_label_values(&[name])
+                .set(now_micros() / 1_000_000);
             summary.rows_written += written.rows;
             summary.dead_letters += written.dead_letters;
             summary.files += written.files;

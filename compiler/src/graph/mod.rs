@@ -1,10 +1,18 @@
 //! Stage 4 (beside `ddl`): [`Plan`] → the pipeline as a graph, drawn as
-//! Mermaid or Graphviz DOT. Endpoints feed topics, topics feed sinks through
+//! Mermaid, Graphviz DOT or SVG. Endpoints feed topics, topics feed sinks through
 //! their filters, sinks write tables, and every sink's misfits go to the
 //! dead-letter table.
 
 use crate::expr::TypedExpr;
 use crate::plan::{Plan, Trigger};
+
+mod dot;
+mod mermaid;
+mod svg;
+
+pub use dot::to_dot;
+pub use mermaid::to_mermaid;
+pub use svg::{to_svg, SvgStyle};
 
 /// What a node is; it decides the shape it is drawn with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +29,9 @@ pub struct Node {
     /// Unique, and safe as an identifier in both Mermaid and DOT.
     pub id: String,
     pub kind: NodeKind,
+    /// Which one of its kind, in the plan's order: the endpoint, topic or
+    /// sink index; a table's is its sink's.
+    pub index: usize,
     /// Lines of the label, the first one the node's name.
     pub label: Vec<String>,
 }
@@ -56,6 +67,7 @@ pub fn graph(plan: &Plan) -> Graph {
         out.nodes.push(Node {
             id: id.clone(),
             kind: NodeKind::Endpoint,
+            index: i,
             label,
         });
         out.edges.push(Edge {
@@ -73,6 +85,7 @@ pub fn graph(plan: &Plan) -> Graph {
         out.nodes.push(Node {
             id: format!("topic_{i}"),
             kind: NodeKind::Topic,
+            index: i,
             label: vec![
                 topic.name.clone(),
                 format!("schema {}, {partitions}", topic.schema.name),
@@ -102,6 +115,7 @@ pub fn graph(plan: &Plan) -> Graph {
         out.nodes.push(Node {
             id: id.clone(),
             kind: NodeKind::Sink,
+            index: i,
             label,
         });
         out.edges.push(Edge {
@@ -121,6 +135,7 @@ pub fn graph(plan: &Plan) -> Graph {
         out.nodes.push(Node {
             id: table_id.clone(),
             kind: NodeKind::Table,
+            index: i,
             label: vec![table_label, format!("{} columns", sink.columns.len())],
         });
         out.edges.push(Edge {
@@ -140,6 +155,7 @@ pub fn graph(plan: &Plan) -> Graph {
         out.nodes.push(Node {
             id: "dead_letters".into(),
             kind: NodeKind::DeadLetters,
+            index: 0,
             label: vec![
                 format!("{}.{}", dead.database, dead.table),
                 "messages that do not fit".into(),
@@ -231,95 +247,6 @@ pub fn expression(expr: &TypedExpr) -> String {
     }
 }
 
-/// Mermaid, as GitHub renders it in Markdown (` ```mermaid ` blocks).
-pub fn to_mermaid(graph: &Graph) -> String {
-    let mut out = String::from("flowchart LR\n");
-    for node in &graph.nodes {
-        let text = node
-            .label
-            .iter()
-            .map(|line| mermaid_text(line))
-            .collect::<Vec<_>>()
-            .join("<br/>");
-        let (open, close) = match node.kind {
-            NodeKind::Endpoint => ("([", "])"),
-            NodeKind::Topic => ("[(", ")]"),
-            NodeKind::Sink => ("[", "]"),
-            NodeKind::Table | NodeKind::DeadLetters => ("[/", "/]"),
-        };
-        out.push_str(&format!("  {}{open}\"{text}\"{close}\n", node.id));
-    }
-    for edge in &graph.edges {
-        let arrow = if edge.dashed { "-.->" } else { "-->" };
-        match &edge.label {
-            Some(label) => out.push_str(&format!(
-                "  {} {arrow}|\"{}\"| {}\n",
-                edge.from,
-                mermaid_text(label),
-                edge.to
-            )),
-            None => out.push_str(&format!("  {} {arrow} {}\n", edge.from, edge.to)),
-        }
-    }
-    out
-}
-
-/// Text inside Mermaid's quotes: `"` and the characters Mermaid reads as
-/// markup become entity codes.
-fn mermaid_text(text: &str) -> String {
-    text.replace('&', "#amp;")
-        .replace('"', "#quot;")
-        .replace('<', "#lt;")
-        .replace('>', "#gt;")
-}
-
-/// Graphviz DOT, laid out left to right.
-pub fn to_dot(graph: &Graph) -> String {
-    let mut out = String::from(
-        "digraph pipeline {\n  rankdir=LR;\n  node [fontname=\"Helvetica\", fontsize=11];\n  edge [fontname=\"Helvetica\", fontsize=10];\n",
-    );
-    for node in &graph.nodes {
-        let shape = match node.kind {
-            NodeKind::Endpoint => "box, style=rounded",
-            NodeKind::Topic => "cylinder",
-            NodeKind::Sink => "box",
-            NodeKind::Table => "folder",
-            NodeKind::DeadLetters => "folder, style=dashed",
-        };
-        let text = node
-            .label
-            .iter()
-            .map(|l| dot_text(l))
-            .collect::<Vec<_>>()
-            .join("\\n");
-        out.push_str(&format!(
-            "  {} [shape={shape}, label=\"{text}\"];\n",
-            node.id
-        ));
-    }
-    for edge in &graph.edges {
-        let mut attributes = Vec::new();
-        if let Some(label) = &edge.label {
-            attributes.push(format!("label=\"{}\"", dot_text(label)));
-        }
-        if edge.dashed {
-            attributes.push("style=dashed".to_string());
-        }
-        let attributes = if attributes.is_empty() {
-            String::new()
-        } else {
-            format!(" [{}]", attributes.join(", "))
-        };
-        out.push_str(&format!("  {} -> {}{attributes};\n", edge.from, edge.to));
-    }
-    out.push_str("}\n");
-    out
-}
-
-fn dot_text(text: &str) -> String {
-    text.replace('\\', "\\\\").replace('"', "\\\"")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -344,7 +271,7 @@ mod tests {
     /// quotes are balanced and free of raw markup.
     #[test]
     fn mermaid_is_well_formed_for_the_seed() {
-        let text = include_str!("../../pipelines/game_events.pipe");
+        let text = include_str!("../../../pipelines/game_events.pipe");
         let plan = compile(&Source::new("seed.pipe", text), &BTreeMap::new())
             .unwrap()
             .plan;

@@ -1,0 +1,160 @@
+//! The status page under `/_pipec/`: the pipeline's graph, drawn by the
+//! compiler, with live figures from the same counters as `/metrics`. The
+//! page and its script are embedded; the script asks `status.json` for new
+//! figures every two seconds and writes them into the picture.
+//!
+//! Behind the endpoints' bearer tokens when they declare any (as `/sql` is):
+//! a browser cannot send a header on navigation, so the page also takes the
+//! token as `?token=` and its script sends it on as a header.
+
+use super::{same_token, ApiError, ApiState};
+use crate::metrics::Metrics;
+use axum::extract::RawQuery;
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Redirect, Response};
+use pipec_compiler::graph::{graph, to_svg, Graph, NodeKind, SvgStyle};
+use pipec_compiler::plan::Plan;
+use serde_json::{json, Map, Value};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Everything under this prefix is pipec's; the checker refuses endpoints
+/// there.
+pub const PREFIX: &str = "/_pipec";
+
+const TEMPLATE: &str = include_str!("status.html");
+
+/// Built once per run: the page never changes, only its figures do.
+pub struct StatusPage {
+    graph: Graph,
+    html: String,
+}
+
+impl StatusPage {
+    pub fn new(plan: &Plan) -> Self {
+        let graph = graph(plan);
+        let html = TEMPLATE.replace("{{graph}}", &to_svg(&graph, SvgStyle::Live));
+        StatusPage { graph, html }
+    }
+}
+
+/// `/_pipec` → `/_pipec/`, keeping the query (the token), so the page's
+/// relative `status.json` resolves under the prefix.
+pub async fn redirect(RawQuery(query): RawQuery) -> Redirect {
+    match query {
+        Some(query) => Redirect::permanent(&format!("{PREFIX}/?{query}")),
+        None => Redirect::permanent(&format!("{PREFIX}/")),
+    }
+}
+
+pub async fn page(
+    state: Arc<ApiState>,
+    page: Arc<StatusPage>,
+    headers: HeaderMap,
+    query: Option<String>,
+) -> Response {
+    if let Err(refusal) = authorize(&state.plan, &headers, query.as_deref()) {
+        return refusal.into_response();
+    }
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        page.html.clone(),
+    )
+        .into_response()
+}
+
+pub async fn figures(
+    state: Arc<ApiState>,
+    page: Arc<StatusPage>,
+    headers: HeaderMap,
+    query: Option<String>,
+) -> Response {
+    if let Err(refusal) = authorize(&state.plan, &headers, query.as_deref()) {
+        return refusal.into_response();
+    }
+    (
+        [(header::CACHE_CONTROL, "no-store")],
+        axum::Json(snapshot(&page.graph, &state.plan, &state.metrics)),
+    )
+        .into_response()
+}
+
+/// Any endpoint's token opens the page; with none declared, it is open.
+fn authorize(plan: &Plan, headers: &HeaderMap, query: Option<&str>) -> Result<(), ApiError> {
+    let tokens: Vec<&str> = plan
+        .endpoints
+        .iter()
+        .filter_map(|e| e.auth.as_ref())
+        .map(|t| t.expose())
+        .collect();
+    if tokens.is_empty() {
+        return Ok(());
+    }
+    let from_query = query
+        .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(q).ok())
+        .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == "token"))
+        .map(|(_, token)| token);
+    if let Some(presented) = from_query {
+        return match tokens.iter().any(|t| same_token(&presented, t)) {
+            true => Ok(()),
+            false => Err(ApiError::WrongToken),
+        };
+    }
+    let mut refusal = ApiError::MissingToken;
+    for token in tokens {
+        match super::authorize(headers, token) {
+            Ok(()) => return Ok(()),
+            Err(error) => refusal = error,
+        }
+    }
+    Err(refusal)
+}
+
+/// The figures of every node of the picture, keyed by the node's id.
+fn snapshot(graph: &Graph, plan: &Plan, metrics: &Metrics) -> Value {
+    let mut nodes = Map::new();
+    for node in &graph.nodes {
+        let figures = match node.kind {
+            NodeKind::Endpoint => {
+                let endpoint = &plan.endpoints[node.index];
+                let label = format!("{} {}", endpoint.method.as_str(), endpoint.path);
+                let (requests, errors) = metrics.requests_of(&label);
+                json!({ "requests": requests, "errors": errors })
+            }
+            NodeKind::Topic => {
+                let topic = &plan.topics[node.index].name;
+                json!({
+                    "events": metrics.events_produced.with_label_values(&[topic.as_str()]).get(),
+                    "failures": metrics.delivery_failures.with_label_values(&[topic.as_str()]).get(),
+                })
+            }
+            NodeKind::Sink | NodeKind::Table => {
+                let sink = plan.sinks[node.index].name.as_str();
+                json!({
+                    "read": metrics.sink_events_read.with_label_values(&[sink]).get(),
+                    "rows": metrics.sink_rows_written.with_label_values(&[sink]).get(),
+                    "files": metrics.sink_files_written.with_label_values(&[sink]).get(),
+                    "dead_letters": metrics.dead_letters.with_label_values(&[sink]).get(),
+                    "lag": metrics.lag_of(sink),
+                    "last_commit": metrics.last_commit_of(sink),
+                })
+            }
+            NodeKind::DeadLetters => json!({ "messages": metrics.dead_lettered() }),
+        };
+        let mut figures = figures;
+        figures["kind"] = json!(format!("{:?}", node.kind).to_lowercase());
+        nodes.insert(node.id.clone(), figures);
+    }
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    json!({
+        "time": now,
+        "events_in": metrics.events_in(),
+        "rows_written": metrics.rows_written(),
+        "nodes": nodes,
+    })
+}
