@@ -16,6 +16,7 @@ pub mod parse;
 pub mod plan;
 pub mod render;
 pub mod source;
+pub mod test_plan;
 pub mod time;
 pub mod types;
 

@@ -20,6 +20,8 @@ pub struct Plan {
     pub sinks: Vec<Sink>,
     pub tables: Vec<Table>,
     pub dead_letters: DeadLetters,
+    /// The file's `test` blocks, run by `pipec test`.
+    pub tests: Vec<crate::test_plan::PipelineTest>,
     /// Keeps plans from being built anywhere but the checker.
     #[serde(skip)]
     pub(crate) _checked: Checked,

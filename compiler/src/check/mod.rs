@@ -238,6 +238,8 @@ impl<'a> Checker<'a> {
             sinks: plan_sinks,
             tables,
             dead_letters,
+            // TODO(issue 14): `self.tests(ast, ...)` once test blocks parse.
+            tests: Vec::new(),
             _checked: Checked,
         }
     }
