@@ -10,6 +10,7 @@ mod profile;
 mod query;
 mod report;
 mod run;
+mod test;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -37,6 +38,8 @@ enum Command {
     Query(query::QueryArgs),
     /// Draw a pipeline: endpoints, topics, sinks and tables.
     Graph(graph::GraphArgs),
+    /// Run the `test` blocks of pipeline files: requests in, rows out.
+    Test(test::TestArgs),
 }
 
 /// How a command ended, mapped to the exit status.
@@ -81,6 +84,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Query(args) => query::run(args),
         Command::Graph(args) => graph::run(args),
+        Command::Test(args) => test::run(args),
     };
     match outcome {
         Outcome::Success => ExitCode::SUCCESS,

@@ -125,7 +125,7 @@ impl Pipeline {
         };
         let state = Arc::new(ApiState {
             plan: Arc::new(plan),
-            producer,
+            producer: api::Producer::Kafka(producer),
             metrics,
             backlog,
             limits: settings.limits,
@@ -232,9 +232,11 @@ impl BoundPipeline {
 
         // Everything the API acknowledged reaches the broker before sinks stop.
         let timeout = settings.limits.delivery_timeout;
-        let producer = state.producer.clone();
-        if let Ok(Err(error)) = tokio::task::spawn_blocking(move || producer.flush(timeout)).await {
-            tracing::warn!(%error, "some events were still queued at shutdown");
+        if let api::Producer::Kafka(producer) = state.producer.clone() {
+            let flushed = tokio::task::spawn_blocking(move || producer.flush(timeout)).await;
+            if let Ok(Err(error)) = flushed {
+                tracing::warn!(%error, "some events were still queued at shutdown");
+            }
         }
         let _ = commands.send(if settings.embedded {
             SinkCommand::Drain

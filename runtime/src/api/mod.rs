@@ -10,6 +10,7 @@ pub use error::ApiError;
 
 use crate::backlog::Backlog;
 use crate::event::{build_events, Event, RequestParts};
+use crate::memory_bus::MemoryBus;
 use crate::metrics::Metrics;
 use axum::body::Body;
 use axum::extract::{RawQuery, Request, State};
@@ -20,15 +21,23 @@ use axum::routing::{get, MethodFilter, MethodRouter};
 use axum::Router;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use pipec_compiler::plan::{self, Plan};
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+/// Where the API's events go.
+#[derive(Clone)]
+pub enum Producer {
+    Kafka(FutureProducer),
+    /// `pipec test`: appended in memory, acknowledged at once.
+    Memory(Arc<MemoryBus>),
+}
+
 /// What every request handler shares.
 pub struct ApiState {
     pub plan: Arc<Plan>,
-    pub producer: FutureProducer,
+    pub producer: Producer,
     pub metrics: Arc<Metrics>,
     /// Set in embedded mode, where the broker's memory bounds the backlog.
     pub backlog: Option<Arc<Backlog>>,
@@ -159,10 +168,12 @@ async fn limit_headers(
 }
 
 async fn metrics(State(state): State<Arc<ApiState>>) -> impl IntoResponse {
-    state
-        .metrics
-        .producer_queue_depth
-        .set(i64::from(state.producer.in_flight_count()));
+    if let Producer::Kafka(producer) = &state.producer {
+        state
+            .metrics
+            .producer_queue_depth
+            .set(i64::from(producer.in_flight_count()));
+    }
     (
         [(
             header::CONTENT_TYPE,
@@ -320,6 +331,20 @@ async fn read_body(body: Body, limit: usize) -> Result<Vec<u8>, ApiError> {
 
 /// Sends every event and waits for the broker's acknowledgement of each.
 async fn produce(state: &ApiState, topic: &str, events: Vec<Event>) -> Result<(), ApiError> {
+    let producer = match &state.producer {
+        Producer::Kafka(producer) => producer,
+        Producer::Memory(bus) => {
+            for event in &events {
+                bus.send(topic, event.key.as_deref().map(str::as_bytes), &event.payload);
+                state
+                    .metrics
+                    .events_produced
+                    .with_label_values(&[topic])
+                    .inc();
+            }
+            return Ok(());
+        }
+    };
     let total = events.len();
     let started = Instant::now();
     let timeout = state.limits.delivery_timeout;
@@ -328,7 +353,7 @@ async fn produce(state: &ApiState, topic: &str, events: Vec<Event>) -> Result<()
         if let Some(key) = &event.key {
             record = record.key(key);
         }
-        state.producer.send(record, timeout)
+        producer.send(record, timeout)
     }))
     .await;
     let elapsed = started.elapsed().as_secs_f64();
