@@ -142,7 +142,9 @@ fn print_text(runs: &[FileRun], passed: usize, failed: usize, elapsed: f64, outc
     } else {
         "FAILED"
     };
-    println!("\ntest result: {verdict}. {passed} passed; {failed} failed; finished in {elapsed:.2}s");
+    println!(
+        "\ntest result: {verdict}. {passed} passed; {failed} failed; finished in {elapsed:.2}s"
+    );
 }
 
 /// A failed test: each expectation that did not hold, at its line, with
@@ -151,9 +153,7 @@ fn failure_text(source: &Source, report: &TestReport) -> String {
     let at = source.position(report.at);
     let mut out = format!(
         "\n---- {} ({}:{}) ----\n",
-        report.name,
-        source.name,
-        at.line
+        report.name, source.name, at.line
     );
     for failure in &report.failures {
         let position = source.position(failure.at);
@@ -162,9 +162,7 @@ fn failure_text(source: &Source, report: &TestReport) -> String {
         let _ = writeln!(
             out,
             "  --> {}:{}:{}",
-            source.name,
-            position.line,
-            position.column
+            source.name, position.line, position.column
         );
         let _ = writeln!(out, "{:>5} | {}", position.line, line_text.trim_end());
         if let Some(diff) = &failure.diff {
@@ -212,7 +210,18 @@ fn diff_table(source: &Source, diff: &RowDiff) -> String {
             .collect();
         let _ = writeln!(out, "      | {}", cells.join("  ").trim_end());
         if i == 0 {
-            let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+            // No rule under the marker column, which only holds `-` and `+`.
+            let rule: Vec<String> = widths
+                .iter()
+                .enumerate()
+                .map(|(c, w)| {
+                    if c == 0 {
+                        " ".repeat(*w)
+                    } else {
+                        "-".repeat(*w)
+                    }
+                })
+                .collect();
             let _ = writeln!(out, "      | {}", rule.join("  "));
         }
     }

@@ -32,6 +32,8 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo build"
 cargo build --workspace --all-targets --locked
+echo "== pipec test (every pipeline's own tests)"
+"$CARGO_TARGET_DIR/debug/pipec" test pipelines/*.pipe examples/*.pipe
 wait "$trino_fetch" || { cat /tmp/pipec-trino-fetch.log; exit 1; }
 wait "$mermaid_fetch" || { cat /tmp/pipec-mermaid-fetch.log; exit 1; }
 export PIPEC_TEST_MERMAID="$PWD/tests/services/mermaid.sh"

@@ -46,6 +46,7 @@ pub enum Declaration {
     Sink(SinkDecl),
     Table(TableDecl),
     DeadLetters(DeadLettersDecl),
+    Test(TestDecl),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -238,6 +239,127 @@ pub struct DeadLettersDecl {
 pub enum DeadLettersStmt {
     Path(StringLit),
     Table { database: Option<Name>, name: Name },
+}
+
+// ---------------------------------------------------------------- tests --
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestDecl {
+    pub name: Name,
+    /// In the order written: requests and messages are sent in it.
+    pub statements: Vec<Spanned<TestStmt>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TestStmt {
+    Request(TestRequestDecl),
+    Message(TestMessageDecl),
+    Expect(TableExpectDecl),
+}
+
+/// `request GET "/path" { ... }`
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestRequestDecl {
+    pub method: Name,
+    pub path: StringLit,
+    /// From `request` to the path: the statement's first line.
+    pub head: Span,
+    pub statements: Vec<Spanned<RequestStmt>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum RequestStmt {
+    Header {
+        name: StringLit,
+        value: StringLit,
+    },
+    Query {
+        name: StringLit,
+        value: StringLit,
+    },
+    Bearer(StringLit),
+    Body(Payload),
+    Expect {
+        status: Spanned<i64>,
+        body: Option<TextPattern>,
+    },
+}
+
+/// What a request or message carries: `json {...}` or a string as written.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload {
+    Json(Spanned<JsonValue>),
+    Text(StringLit),
+}
+
+/// A JSON literal, its object keys in the order written.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JsonValue {
+    Object(Vec<(String, JsonValue)>),
+    Array(Vec<JsonValue>),
+    String(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    Null,
+}
+
+/// How a text is compared: `"exact"`, `contains "part"`, `matches "re"`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TextPattern {
+    Equals(StringLit),
+    Contains(StringLit),
+    Matches(StringLit),
+}
+
+/// `message TOPIC key "K" json {...}`
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestMessageDecl {
+    pub topic: Name,
+    pub key: Option<StringLit>,
+    pub payload: Payload,
+}
+
+/// `expect TARGET { row {...} }`, `expect TARGET contains {...}`,
+/// `expect TARGET empty`
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableExpectDecl {
+    pub database: Option<Name>,
+    pub name: Name,
+    pub mode: ExpectRows,
+    pub rows: Vec<RowDecl>,
+    /// From `expect` to the target (and `contains` or `empty`).
+    pub head: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpectRows {
+    Exactly,
+    Contains,
+    Empty,
+}
+
+/// `row { column = value, ... }`
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowDecl {
+    pub cells: Vec<CellDecl>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CellDecl {
+    pub column: Name,
+    pub matcher: CellMatcher,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CellMatcher {
+    Equals(Spanned<Literal>),
+    /// `= any`: any value but null.
+    Any,
+    Contains(StringLit),
+    Matches(StringLit),
 }
 
 // ---------------------------------------------------------- expressions --

@@ -82,6 +82,24 @@ pub enum Code {
     UnsetVariable,
     /// `topic "my topic"`-like names Kafka rejects, or `partitions 0`
     BadTopic,
+    /// `request GET "/purchase_a_swrod"` in a test, where no endpoint
+    /// answers that method and path
+    UnknownRoute,
+    /// `expect sword_purchase { ... }` in a test, where no table, sink or
+    /// dead-letter table has that name
+    UnknownTarget,
+    /// `row { evnt_type = "x" }` in a test, where the table has no such column
+    UnknownColumn,
+    /// `row { quantity = "2" }` on an `int` column, `= null` on a column that
+    /// is never null, `contains` on a number, a timestamp that does not parse
+    CellType,
+    /// `body json {...}` in a test's request to an endpoint without
+    /// `body json`, a bad header name, or `expect 999`
+    BadTestRequest,
+    /// `matches "(unclosed"` in a test
+    BadPattern,
+    /// a test without any `expect`: nothing to check
+    EmptyTest,
     /// a filter no endpoint can satisfy (warning)
     UnsatisfiableFilter,
 }
@@ -122,6 +140,13 @@ impl Code {
         Code::MetadataClash,
         Code::UnsetVariable,
         Code::BadTopic,
+        Code::UnknownRoute,
+        Code::UnknownTarget,
+        Code::UnknownColumn,
+        Code::CellType,
+        Code::BadTestRequest,
+        Code::BadPattern,
+        Code::EmptyTest,
         Code::UnsatisfiableFilter,
     ];
 
@@ -161,6 +186,13 @@ impl Code {
             MetadataClash => "E0506",
             UnsetVariable => "E0601",
             BadTopic => "E0602",
+            UnknownRoute => "E0701",
+            UnknownTarget => "E0702",
+            UnknownColumn => "E0703",
+            CellType => "E0704",
+            BadTestRequest => "E0705",
+            BadPattern => "E0706",
+            EmptyTest => "E0707",
             UnsatisfiableFilter => "W0001",
         }
     }

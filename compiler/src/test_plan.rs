@@ -40,6 +40,7 @@ pub struct TestRequest {
     /// `body json {...}` as compact JSON text, or `body "..."` as written.
     pub body: Option<String>,
     pub expect: Option<ExpectedResponse>,
+    /// From `request` to the path: the statement's first line.
     #[serde(skip)]
     pub span: Span,
 }
@@ -48,6 +49,7 @@ pub struct TestRequest {
 pub struct ExpectedResponse {
     pub status: u16,
     pub body: Option<TextMatch>,
+    /// The request's `expect` statement.
     #[serde(skip)]
     pub span: Span,
 }
@@ -70,6 +72,7 @@ pub struct TestMessage {
     pub topic: Ref<Topic>,
     pub key: Option<String>,
     pub payload: String,
+    /// The whole `message` statement.
     #[serde(skip)]
     pub span: Span,
 }
@@ -83,6 +86,8 @@ pub struct TableExpectation {
     pub mode: RowsMode,
     /// Empty for [`RowsMode::Empty`].
     pub rows: Vec<ExpectedRow>,
+    /// From `expect` to the table's name (and `contains` or `empty`): the
+    /// statement's first line.
     #[serde(skip)]
     pub span: Span,
 }
@@ -112,6 +117,7 @@ pub enum RowsMode {
 #[derive(Debug, Clone, Serialize)]
 pub struct ExpectedRow {
     pub cells: Vec<ExpectedCell>,
+    /// `row { ... }`
     #[serde(skip)]
     pub span: Span,
 }
@@ -121,6 +127,7 @@ pub struct ExpectedCell {
     /// The column's name as the table has it (its declared spelling).
     pub column: String,
     pub matcher: CellMatch,
+    /// The cell: `Host = "..."`.
     #[serde(skip)]
     pub span: Span,
 }

@@ -12,6 +12,7 @@ const SEEDS: &[&str] = &[
     include_str!("../../tests/fixtures/invalid/many_errors.pipe"),
     include_str!("../../tests/fixtures/invalid/unsatisfiable_filter.pipe"),
     include_str!("../../tests/fixtures/invalid/table_partition_mismatch.pipe"),
+    include_str!("../../tests/pipelines/test_blocks.pipe"),
 ];
 
 /// Pieces of the language, so that random text often gets deep into the parser.
@@ -56,6 +57,16 @@ const TOKENS: &[&str] = &[
     "snappy",
     "GET",
     "POST",
+    "test",
+    "request",
+    "message",
+    "expect",
+    "row",
+    "any",
+    "contains",
+    "matches",
+    "empty",
+    "200",
     "{",
     "}",
     "(",

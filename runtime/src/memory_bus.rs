@@ -110,8 +110,9 @@ mod tests {
         let second = bus.send("t", Some(b"k"), b"2").unwrap();
         assert_eq!(first.0, second.0);
         assert_eq!((first.1, second.1), (0, 1));
-        let spread: std::collections::BTreeSet<i32> =
-            (0..3).map(|_| bus.send("t", None, b"x").unwrap().0).collect();
+        let spread: std::collections::BTreeSet<i32> = (0..3)
+            .map(|_| bus.send("t", None, b"x").unwrap().0)
+            .collect();
         assert_eq!(spread.len(), 3, "unkeyed messages spread over partitions");
         assert_eq!(bus.partitions("t").iter().map(Vec::len).sum::<usize>(), 5);
         assert!(bus.send("nope", None, b"x").is_none());

@@ -293,7 +293,7 @@ impl Checker<'_> {
         })
     }
 
-    fn method(&mut self, name: &ast::Name) -> Option<Method> {
+    pub(super) fn method(&mut self, name: &ast::Name) -> Option<Method> {
         if let Some(method) = Method::ALL.into_iter().find(|m| m.as_str() == name.text) {
             return Some(method);
         }
@@ -362,12 +362,7 @@ impl Checker<'_> {
     }
 
     fn check_header_name(&mut self, name: &ast::StringLit) {
-        let valid = !name.value.is_empty()
-            && name
-                .value
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c));
-        if !valid {
+        if !is_header_name(&name.value) {
             self.report(
                 Diagnostic::new(
                     Code::BadEndpoint,
@@ -479,6 +474,14 @@ impl Checker<'_> {
             }
         })
     }
+}
+
+/// An HTTP header name is a token: RFC 9110's `tchar`s, at least one.
+pub(super) fn is_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c))
 }
 
 pub(super) fn article(data_type: DataType) -> &'static str {

@@ -10,6 +10,7 @@ mod settings;
 mod sink;
 mod storage;
 mod table;
+mod test;
 
 pub use env::Environment;
 
@@ -227,6 +228,15 @@ impl<'a> Checker<'a> {
         });
         self.check_storage();
         let tables = self.tables(ast, &sinks, &plan_sinks, &dead_letters);
+        let tests = self.tests(&test::Built {
+            ast,
+            topics: &topics,
+            scope: &scope,
+            endpoints: &endpoints,
+            sinks: &plan_sinks,
+            tables: &tables,
+            dead_letters: &dead_letters,
+        });
         let plan_topics = plan_topics.into_iter().flatten().collect();
 
         Plan {
@@ -238,8 +248,7 @@ impl<'a> Checker<'a> {
             sinks: plan_sinks,
             tables,
             dead_letters,
-            // TODO(issue 14): `self.tests(ast, ...)` once test blocks parse.
-            tests: Vec::new(),
+            tests,
             _checked: Checked,
         }
     }

@@ -2,6 +2,7 @@
 
 mod expr;
 mod syntax_error;
+mod test;
 
 use crate::ast::*;
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
@@ -41,6 +42,18 @@ struct AstBuilder {
 
 fn span(pair: &Pair<Rule>) -> Span {
     pair.as_span().into()
+}
+
+/// The pair's span up to the end of its last token: a rule ending in an
+/// optional part (`expect 200 "body"?`) otherwise takes in the whitespace
+/// and comments skipped before that part was found missing.
+fn tight_span(pair: &Pair<Rule>) -> Span {
+    let end = pair
+        .clone()
+        .into_inner()
+        .last()
+        .map_or(pair.as_span().end(), |last| last.as_span().end());
+    Span::new(pair.as_span().start(), end)
 }
 
 /// The pairs below `pair`, without the keyword and punctuation tokens, which
@@ -166,6 +179,7 @@ impl AstBuilder {
                     statements,
                 })
             }
+            Rule::test_decl => Declaration::Test(self.test_decl(pair)),
             rule => unreachable!("the grammar yields no declaration {rule:?}"),
         }
     }
@@ -448,26 +462,30 @@ impl AstBuilder {
         })
     }
 
+    fn float(&mut self, pair: Pair<Rule>) -> f64 {
+        match pair.as_str().parse::<f64>() {
+            Ok(value) if value.is_finite() => value,
+            _ => {
+                self.diagnostics.push(
+                    Diagnostic::new(
+                        Code::BadNumber,
+                        span(&pair),
+                        format!("`{}` is out of range", pair.as_str()),
+                    )
+                    .with_label("not a finite 64-bit float"),
+                );
+                0.0
+            }
+        }
+    }
+
     fn literal(&mut self, pair: Pair<Rule>) -> Spanned<Literal> {
         let literal_span = span(&pair);
         let inner = first(pair.into_inner());
         let node = match inner.as_rule() {
             Rule::string => Literal::String(self.string(inner).value),
             Rule::integer => Literal::Int(self.integer(inner).node),
-            Rule::float => match inner.as_str().parse::<f64>() {
-                Ok(value) if value.is_finite() => Literal::Float(value),
-                _ => {
-                    self.diagnostics.push(
-                        Diagnostic::new(
-                            Code::BadNumber,
-                            literal_span,
-                            format!("`{}` is out of range", inner.as_str()),
-                        )
-                        .with_label("not a finite 64-bit float"),
-                    );
-                    Literal::Float(0.0)
-                }
-            },
+            Rule::float => Literal::Float(self.float(inner)),
             Rule::boolean => Literal::Bool(inner.as_str() == "true"),
             _ => Literal::Null,
         };

@@ -77,6 +77,9 @@ pub(super) fn diagnostic(source: &Source, error: &Error<Rule>) -> Diagnostic {
         ":" if positives.contains(&Rule::question) => diagnostic
             .with_help("a schema field is `name: type`; does the field above lack its type?"),
         ";" => diagnostic.with_help("statements end at the line's end; pipec needs no `;`"),
+        "=" if positives.contains(&Rule::kw_matches) => {
+            diagnostic.with_help("a row compares a column with one `=`: `event_type = \"x\"`")
+        }
         "=" if positives.contains(&Rule::colon) => {
             diagnostic.with_help("a schema field is written `name: type`")
         }
@@ -216,6 +219,12 @@ const SETTING_KEYWORDS: &[&str] = &[
     "brokers",
     "option",
     "table",
+    "request",
+    "message",
+    "expect",
+    "header",
+    "query",
+    "bearer",
 ];
 
 /// "`a`, `b` or `c`", most useful first, without repeats.
@@ -230,11 +239,12 @@ fn expected_list(positives: &[Rule]) -> String {
         Rule::kw_sink,
         Rule::kw_table,
         Rule::kw_dead_letters,
+        Rule::kw_test,
     ];
     let at_top_level = declaration_keywords.iter().all(|k| positives.contains(k));
     if at_top_level {
         items.push(
-            "a declaration (`schema`, `topic`, `endpoint`, `sink`, `table`, `kafka`, `dead_letters` or `pipeline`)"
+            "a declaration (`schema`, `topic`, `endpoint`, `sink`, `table`, `kafka`, `dead_letters`, `pipeline` or `test`)"
                 .to_string(),
         );
     }
@@ -302,6 +312,20 @@ fn describe(rule: Rule) -> Description {
             "a value: a literal, `header \"...\"`, `query \"...\"`, `received_time` or `request_id`"
         }
         expr | column | call | paren_expr => return Description::Expression,
+        json_value => "a JSON value (an object, array, string, number, `true`, `false` or `null`)",
+        json_object => "a JSON object `{...}`",
+        json_array => "a JSON array `[...]`",
+        json_member => "a key in double quotes",
+        test_payload => "`json {...}` or a string in double quotes",
+        text_match => "a string, `contains \"...\"` or `matches \"...\"`",
+        rows_block | rows_contains => "`{`",
+        expected_row => "`row`",
+        cell => "a column name",
+        cell_equals => "`=`",
+        cell_contains => "`contains`",
+        cell_matches => "`matches`",
+        request_block => "`{`",
+        message_key => "`key`",
         lbrace => "`{`",
         rbrace => "`}`",
         lparen => "`(`",

@@ -178,3 +178,209 @@ fn schemas_and_sinks_take_their_new_statements() {
         SinkStmt::Metadata { column, alias } if column.text == "timestamp" && alias.text == "kafka_time"
     ));
 }
+
+fn test_block(body: &str) -> TestDecl {
+    let text = format!("test t {{\n{body}\n}}\n");
+    let ast = parse(&Source::new("t.pipe", text)).expect("parses");
+    let Declaration::Test(test) = ast.declarations.into_iter().next().unwrap() else {
+        panic!("not a test");
+    };
+    test
+}
+
+#[test]
+fn a_test_block_takes_requests_messages_and_expectations() {
+    let test = test_block(
+        r#"  request GET "/purchase_a_sword" {
+    header "Host" = "h"
+    query  "order" = "o1"
+    bearer "tok"
+    body   json { "sku": "sword", "n": [1, -2.5, true, null], "o": {} }
+    expect 200 contains "Sword"
+  }
+  request GET "/join_a_guild"
+  message events key "c1" "{ not json"
+  expect sword_purchases { row { a = 1, b = any, c contains "x", `d-e` matches "^y", } }
+  expect default.t contains { row { } row { a = null } }
+  expect t empty"#,
+    );
+    assert_eq!(test.name.text, "t");
+    let [request, bare, message, exactly, contains, empty] = &test.statements[..] else {
+        panic!("six statements: {:?}", test.statements);
+    };
+    let TestStmt::Request(request) = &request.node else {
+        panic!()
+    };
+    assert_eq!(request.method.text, "GET");
+    assert_eq!(request.path.value, "/purchase_a_sword");
+    let kinds: Vec<&str> = request
+        .statements
+        .iter()
+        .map(|s| match &s.node {
+            RequestStmt::Header { .. } => "header",
+            RequestStmt::Query { .. } => "query",
+            RequestStmt::Bearer(_) => "bearer",
+            RequestStmt::Body(Payload::Json(_)) => "body json",
+            RequestStmt::Body(Payload::Text(_)) => "body text",
+            RequestStmt::Expect { .. } => "expect",
+        })
+        .collect();
+    assert_eq!(kinds, ["header", "query", "bearer", "body json", "expect"]);
+    let RequestStmt::Body(Payload::Json(json)) = &request.statements[3].node else {
+        panic!()
+    };
+    assert_eq!(
+        json.node,
+        JsonValue::Object(vec![
+            ("sku".into(), JsonValue::String("sword".into())),
+            (
+                "n".into(),
+                JsonValue::Array(vec![
+                    JsonValue::Int(1),
+                    JsonValue::Float(-2.5),
+                    JsonValue::Bool(true),
+                    JsonValue::Null
+                ])
+            ),
+            ("o".into(), JsonValue::Object(vec![])),
+        ])
+    );
+    assert!(matches!(
+        &request.statements[4].node,
+        RequestStmt::Expect { status, body: Some(TextPattern::Contains(s)) }
+            if status.node == 200 && s.value == "Sword"
+    ));
+    let TestStmt::Request(bare) = &bare.node else {
+        panic!()
+    };
+    assert!(bare.statements.is_empty(), "the block is optional");
+    let TestStmt::Message(message) = &message.node else {
+        panic!()
+    };
+    assert_eq!(message.topic.text, "events");
+    assert_eq!(message.key.as_ref().unwrap().value, "c1");
+    assert!(matches!(&message.payload, Payload::Text(t) if t.value == "{ not json"));
+
+    let TestStmt::Expect(exactly) = &exactly.node else {
+        panic!()
+    };
+    assert_eq!(exactly.mode, ExpectRows::Exactly);
+    assert_eq!(exactly.name.text, "sword_purchases");
+    let cells = &exactly.rows[0].cells;
+    assert_eq!(cells.len(), 4, "a trailing comma is allowed");
+    assert!(matches!(&cells[0].matcher, CellMatcher::Equals(l) if l.node == Literal::Int(1)));
+    assert_eq!(cells[1].matcher, CellMatcher::Any);
+    assert!(matches!(&cells[2].matcher, CellMatcher::Contains(s) if s.value == "x"));
+    assert_eq!(cells[3].column.text, "d-e");
+    assert!(matches!(&cells[3].matcher, CellMatcher::Matches(s) if s.value == "^y"));
+
+    let TestStmt::Expect(contains) = &contains.node else {
+        panic!()
+    };
+    assert_eq!(contains.mode, ExpectRows::Contains);
+    assert_eq!(contains.database.as_ref().unwrap().text, "default");
+    assert_eq!(contains.rows.len(), 2);
+    assert!(contains.rows[0].cells.is_empty());
+    let TestStmt::Expect(empty) = &empty.node else {
+        panic!()
+    };
+    assert_eq!(empty.mode, ExpectRows::Empty);
+    assert!(empty.rows.is_empty());
+}
+
+#[test]
+fn test_spans_point_at_what_each_check_came_from() {
+    let text = "test t {\n  request GET \"/x\" {\n    expect 200\n  }\n  expect t contains {\n    row { a = 1 }\n  }\n}\n";
+    let ast = parse(&Source::new("t.pipe", text)).unwrap();
+    let Declaration::Test(test) = &ast.declarations[0] else {
+        panic!()
+    };
+    let slice = |span: crate::source::Span| &text[span.start..span.end];
+    let TestStmt::Request(request) = &test.statements[0].node else {
+        panic!()
+    };
+    assert_eq!(slice(request.head), "request GET \"/x\"");
+    assert_eq!(slice(request.statements[0].span), "expect 200");
+    let TestStmt::Expect(expect) = &test.statements[1].node else {
+        panic!()
+    };
+    assert_eq!(slice(expect.head), "expect t contains");
+    assert_eq!(slice(expect.rows[0].span), "row { a = 1 }");
+    assert_eq!(slice(expect.rows[0].cells[0].span), "a = 1");
+}
+
+#[test]
+fn test_keywords_are_still_names() {
+    // `row`, `any`, `contains`, `test` and the other new keywords name
+    // fields, topics and columns as before.
+    let text = "schema s {\n  row: int\n  any: string\n  contains: string\n  test: bool\n  expect: int\n  empty: int\n}\n\
+                topic message { schema s }\n\
+                sink k {\n  from message\n  where row == 1 and contains(any, \"x\") and test\n  path \"p\"\n}\n\
+                test test { message message json {} expect k { row { row = 1, any = any, contains contains \"x\" } } }\n";
+    let ast = parse(&Source::new("t.pipe", text)).expect("parses");
+    let Declaration::Schema(schema) = &ast.declarations[0] else {
+        panic!()
+    };
+    let names: Vec<_> = schema.fields.iter().map(|f| f.name.text.as_str()).collect();
+    assert_eq!(names, ["row", "any", "contains", "test", "expect", "empty"]);
+    let Declaration::Test(test) = &ast.declarations[3] else {
+        panic!()
+    };
+    let TestStmt::Expect(expect) = &test.statements[1].node else {
+        panic!()
+    };
+    let columns: Vec<_> = expect.rows[0]
+        .cells
+        .iter()
+        .map(|c| c.column.text.as_str())
+        .collect();
+    assert_eq!(columns, ["row", "any", "contains"]);
+}
+
+#[test]
+fn test_syntax_errors_name_what_was_expected() {
+    let error = |body: &str| {
+        let text = format!("test t {{\n{body}\n}}\n");
+        parse(&Source::new("t.pipe", text)).unwrap_err().0[0].clone()
+    };
+    assert_eq!(
+        error("expect t row").message,
+        "expected `{`, `.`, `contains` or `empty`, found `row`"
+    );
+    let double = error("expect t { row { a == 1 } }");
+    assert_eq!(
+        double.message,
+        "expected `=`, `contains` or `matches`, found `=`"
+    );
+    assert!(double.help[0].contains("one `=`"), "{:?}", double.help);
+    assert_eq!(
+        error("request GET \"/x\" { body }").message,
+        "expected `json {...}` or a string in double quotes, found `}`"
+    );
+    assert_eq!(
+        error("frobnicate").message,
+        "expected `}`, `request`, `message` or `expect`, found `frobnicate`"
+    );
+    assert_eq!(
+        error("expect t { row { a = 1 b = 2 } }").message,
+        "expected `}` or `,`, found `b`"
+    );
+}
+
+#[test]
+fn test_statement_spans_end_at_their_last_token() {
+    // An optional last part (a response body, a request's block) is looked
+    // for past the line's end; the statement ends before it.
+    let text = "test t {\n  request GET \"/x\" {\n    expect 200   # ok\n  }\n  request GET \"/y\"  # bare\n  message e \"m\"\n}\n";
+    let ast = parse(&Source::new("t.pipe", text)).unwrap();
+    let Declaration::Test(test) = &ast.declarations[0] else {
+        panic!()
+    };
+    let slice = |span: crate::source::Span| &text[span.start..span.end];
+    let TestStmt::Request(request) = &test.statements[0].node else {
+        panic!()
+    };
+    assert_eq!(slice(request.statements[0].span), "expect 200");
+    assert_eq!(slice(test.statements[1].span), "request GET \"/y\"");
+    assert_eq!(slice(test.statements[2].span), "message e \"m\"");
+}

@@ -335,7 +335,11 @@ async fn produce(state: &ApiState, topic: &str, events: Vec<Event>) -> Result<()
         Producer::Kafka(producer) => producer,
         Producer::Memory(bus) => {
             for event in &events {
-                bus.send(topic, event.key.as_deref().map(str::as_bytes), &event.payload);
+                bus.send(
+                    topic,
+                    event.key.as_deref().map(str::as_bytes),
+                    &event.payload,
+                );
                 state
                     .metrics
                     .events_produced

@@ -3,9 +3,7 @@
 
 use arrow::array::{Array, AsArray};
 use arrow::compute::cast;
-use arrow::datatypes::{
-    DataType, Float64Type, Int64Type, TimeUnit, TimestampMicrosecondType,
-};
+use arrow::datatypes::{DataType, Float64Type, Int64Type, TimeUnit, TimestampMicrosecondType};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use pipec_compiler::plan::Value;
@@ -33,11 +31,7 @@ impl fmt::Display for Cell {
             Cell::Int(i) => write!(f, "{i}"),
             Cell::Float(x) => write!(f, "{x:?}"),
             Cell::Bool(b) => write!(f, "{b}"),
-            Cell::Timestamp(t) => write!(
-                f,
-                "{:?}",
-                pipec_compiler::time::format_timestamp(*t)
-            ),
+            Cell::Timestamp(t) => write!(f, "{:?}", pipec_compiler::time::format_timestamp(*t)),
         }
     }
 }
@@ -69,7 +63,8 @@ impl Rows {
                 .map(|c| cells(c.as_ref()))
                 .collect::<Result<_, _>>()?;
             for row in 0..batch.num_rows() {
-                out.rows.push(columns.iter().map(|c| c[row].clone()).collect());
+                out.rows
+                    .push(columns.iter().map(|c| c[row].clone()).collect());
             }
         }
         Ok(out)
@@ -117,7 +112,9 @@ fn cells(array: &dyn Array) -> Result<Vec<Cell>, ArrowError> {
         _ => {
             let a = cast(array, &DataType::LargeUtf8)?;
             let a = a.as_string::<i64>();
-            (0..len).map(|i| Cell::Str(a.value(i).to_string())).collect()
+            (0..len)
+                .map(|i| Cell::Str(a.value(i).to_string()))
+                .collect()
         }
     };
     Ok(values
@@ -195,7 +192,10 @@ mod tests {
     #[test]
     fn arrow_types_reduce_to_one_cell_type_each_and_nulls_stay_null() {
         let batch = RecordBatch::try_from_iter([
-            ("N", Arc::new(Int32Array::from(vec![Some(7), None])) as ArrayRef),
+            (
+                "N",
+                Arc::new(Int32Array::from(vec![Some(7), None])) as ArrayRef,
+            ),
             ("s", Arc::new(StringArray::from(vec!["a", "b"])) as ArrayRef),
             (
                 "t",
@@ -208,7 +208,11 @@ mod tests {
         assert_eq!(rows.column("N"), Some(0));
         assert_eq!(
             rows.rows[0],
-            [Cell::Int(7), Cell::Str("a".into()), Cell::Timestamp(1_000_000)]
+            [
+                Cell::Int(7),
+                Cell::Str("a".into()),
+                Cell::Timestamp(1_000_000)
+            ]
         );
         assert_eq!(rows.rows[1][0], Cell::Null);
     }
@@ -226,6 +230,10 @@ mod tests {
         assert!(matches(&two, &Cell::Float(2.0), &mut patterns));
         assert!(!matches(&two, &Cell::Str("2".into()), &mut patterns));
         let contains = CellMatch::Contains("JSON".into());
-        assert!(matches(&contains, &Cell::Str("not JSON: x".into()), &mut patterns));
+        assert!(matches(
+            &contains,
+            &Cell::Str("not JSON: x".into()),
+            &mut patterns
+        ));
     }
 }

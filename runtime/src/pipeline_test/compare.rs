@@ -226,7 +226,10 @@ mod tests {
     fn actual(values: &[&str]) -> Rows {
         Rows {
             columns: vec!["host".into()],
-            rows: values.iter().map(|v| vec![Cell::Str(v.to_string())]).collect(),
+            rows: values
+                .iter()
+                .map(|v| vec![Cell::Str(v.to_string())])
+                .collect(),
         }
     }
 
@@ -237,7 +240,10 @@ mod tests {
     #[test]
     fn a_loose_row_does_not_steal_the_only_partner_of_a_strict_one() {
         // Greedy pairing would give `any` the "a" row and leave `"a"` without.
-        let rows = vec![row(&[("Host", CellMatch::Any)]), row(&[("Host", host("a"))])];
+        let rows = vec![
+            row(&[("Host", CellMatch::Any)]),
+            row(&[("Host", host("a"))]),
+        ];
         let holds = compare(&expectation(RowsMode::Exactly, rows), &actual(&["a", "b"]));
         assert_eq!(holds, None);
     }
@@ -246,7 +252,12 @@ mod tests {
     fn exactly_fails_on_a_missing_and_on_an_extra_row_and_shows_both() {
         let rows = vec![row(&[("Host", host("a"))])];
         let diff = compare(&expectation(RowsMode::Exactly, rows), &actual(&["b"])).unwrap();
-        assert!(diff.summary.contains("1 expected not found, 1 not expected"), "{}", diff.summary);
+        assert!(
+            diff.summary
+                .contains("1 expected not found, 1 not expected"),
+            "{}",
+            diff.summary
+        );
         let kinds: Vec<DiffKind> = diff.lines.iter().map(|l| l.kind).collect();
         assert_eq!(kinds, [DiffKind::Missing, DiffKind::Unexpected]);
         assert_eq!(diff.lines[1].cells, ["\"b\""]);
@@ -259,7 +270,10 @@ mod tests {
             compare(&expectation(RowsMode::Contains, rows), &actual(&["b", "a"])),
             None
         );
-        assert_eq!(compare(&expectation(RowsMode::Empty, vec![]), &actual(&[])), None);
+        assert_eq!(
+            compare(&expectation(RowsMode::Empty, vec![]), &actual(&[])),
+            None
+        );
         let diff = compare(&expectation(RowsMode::Empty, vec![]), &actual(&["x"])).unwrap();
         assert!(diff.summary.contains("should have no rows, but has 1 row"));
     }
