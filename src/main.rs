@@ -6,6 +6,7 @@ mod check;
 mod ddl;
 mod graph;
 mod loaded;
+mod lsp;
 mod profile;
 mod query;
 mod report;
@@ -40,6 +41,8 @@ enum Command {
     Graph(graph::GraphArgs),
     /// Run the `test` blocks of pipeline files: requests in, rows out.
     Test(test::TestArgs),
+    /// A language server on stdin/stdout, for editors.
+    Lsp,
 }
 
 /// How a command ended, mapped to the exit status.
@@ -85,6 +88,7 @@ fn main() -> ExitCode {
         Command::Query(args) => query::run(args),
         Command::Graph(args) => graph::run(args),
         Command::Test(args) => test::run(args),
+        Command::Lsp => lsp::run(),
     };
     match outcome {
         Outcome::Success => ExitCode::SUCCESS,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, as a newcomer and CI run it: installs the tools the
-# tests drive (kcat, ab, chromium), starts a real Apache Kafka broker, a real S3
+# tests drive (kcat, ab, chromium, neovim), starts a real Apache Kafka broker, a real S3
 # server (SeaweedFS) and a real Trino, then runs formatting, lints and every
 # test of every crate, and stops the services. Python (pyarrow, DuckDB,
 # PySpark) goes into a venv; Kafka's jars, SeaweedFS and Trino's server into
@@ -38,6 +38,7 @@ wait "$trino_fetch" || { cat /tmp/pipec-trino-fetch.log; exit 1; }
 wait "$mermaid_fetch" || { cat /tmp/pipec-mermaid-fetch.log; exit 1; }
 export PIPEC_TEST_MERMAID="$PWD/tests/services/mermaid.sh"
 export PIPEC_REQUIRE_BROWSER=1
+export PIPEC_REQUIRE_EDITOR=1
 bash tests/services/s3.sh fetch >/dev/null
 
 echo "== kafka, s3, trino"

@@ -14,6 +14,7 @@
 #                  (examples/seed_load.sh).
 #   chromium -> chromium   Headless browser: the status page test drives it,
 #                  and the Mermaid CLI (mermaid.sh) renders with it.
+#   nvim -> neovim   An editor whose built-in LSP client drives `pipec lsp`.
 #
 # We run as root on these machines; if not, sudo is used when available.
 set -euo pipefail
@@ -23,6 +24,7 @@ TOOLS=(
   "kcat:kcat"
   "ab:apache2-utils"
   "chromium:chromium"
+  "nvim:neovim"
 )
 # Callers may ask for more, as "command:package" arguments (bench/run: wrk
 # and GNU time, as /usr/bin/time:time).
