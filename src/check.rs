@@ -1,4 +1,4 @@
-//! `pipec check FILE... [--format text|json] [--emit plan]`
+//! `pipec check FILE... [--format text|json] [--emit plan] [--against DATA_DIR]`
 
 use crate::profile::{Profile, ProfileEnvironment};
 use crate::{report, Outcome};
@@ -21,6 +21,10 @@ pub struct CheckArgs {
     /// A deployment profile whose `env` supplies `${NAME}` values.
     #[arg(long)]
     profile: Option<PathBuf>,
+    /// Also compare each file with what a run left in this data directory
+    /// (its Parquet files and checkpoints): a breaking change is an error.
+    #[arg(long, value_name = "DATA_DIR")]
+    against: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -79,10 +83,25 @@ pub fn run(args: CheckArgs) -> Outcome {
             }
         };
         let source = Source::new(name.clone(), text);
-        let (diagnostics, plan) = match compile(&source, &environment) {
+        let (mut diagnostics, mut plan) = match compile(&source, &environment) {
             Ok(checked) => (checked.warnings, Some(checked.plan)),
             Err(diagnostics) => (diagnostics, None),
         };
+        if let (Some(data_dir), Some(checked)) = (&args.against, &plan) {
+            match against(&source, checked, data_dir) {
+                Ok(found) => {
+                    let breaking = found.count(Severity::Error) > 0;
+                    diagnostics.0.extend(found.0);
+                    if breaking {
+                        plan = None;
+                    }
+                }
+                Err(message) => {
+                    io_failures += 1;
+                    let _ = writeln!(stderr, "error: {message}");
+                }
+            }
+        }
         errors += diagnostics.count(Severity::Error);
         warnings += diagnostics.count(Severity::Warning);
         match args.format {
@@ -135,6 +154,24 @@ pub fn run(args: CheckArgs) -> Outcome {
     } else {
         Outcome::Success
     }
+}
+
+/// The changes `plan` makes to the files and checkpoints in `data_dir`, as
+/// diagnostics (breaking: errors; needing care: warnings).
+pub fn against(
+    source: &Source,
+    plan: &pipec_compiler::Plan,
+    data_dir: &std::path::Path,
+) -> Result<Diagnostics, String> {
+    let ast = pipec_compiler::parse(source).map_err(|_| "the file does not parse".to_string())?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let changes = runtime
+        .block_on(pipec_runtime::written::against(plan, &ast, data_dir))
+        .map_err(|e| format!("cannot read `{}`: {e}", data_dir.display()))?;
+    Ok(pipec_compiler::evolve::to_diagnostics(&changes))
 }
 
 fn summary(name: &str, diagnostics: &Diagnostics, plan: Option<&pipec_compiler::Plan>) -> String {

@@ -1,4 +1,4 @@
-//! `pipec ddl FILE [--dialect hive|spark|trino] [--table NAME] [--data-dir DIR]`
+//! `pipec ddl FILE [--dialect hive|spark|trino] [--table NAME] [--data-dir DIR] [--alter OLD]`
 
 use crate::loaded::load;
 use crate::Outcome;
@@ -15,6 +15,10 @@ pub struct DdlArgs {
     /// Only this table (`name` or `database.name`).
     #[arg(long)]
     table: Option<String>,
+    /// Instead of creating the tables, add the columns FILE's tables have
+    /// and those of OLD (the pipeline that ran) lack: `ALTER TABLE`s.
+    #[arg(long, value_name = "OLD", conflicts_with = "table")]
+    alter: Option<PathBuf>,
     /// Where relative sink paths resolve, for `LOCATION`, as for `pipec run`.
     #[arg(long, env = "PIPEC_DATA_DIR")]
     data_dir: Option<PathBuf>,
@@ -51,6 +55,14 @@ pub fn run(args: DdlArgs) -> Outcome {
         trino_timestamp_precision: args.timestamp_precision,
         ..DdlOptions::new(data_root.display().to_string())
     };
+    if let Some(old) = &args.alter {
+        let old = match load(old, args.profile.as_deref()) {
+            Ok(old) => old,
+            Err(outcome) => return outcome,
+        };
+        print!("{}", ddl::alter(&old.plan, &loaded.plan, dialect, &options));
+        return Outcome::Success;
+    }
     match ddl::generate(&loaded.plan, dialect, &options, args.table.as_deref()) {
         Ok(text) => {
             print!("{text}");

@@ -23,10 +23,10 @@ use lsp_types::request::{
 use lsp_types::{
     CompletionItem, CompletionItemKind, CompletionOptions, CompletionResponse,
     DiagnosticRelatedInformation, DiagnosticSeverity, DocumentSymbol, DocumentSymbolResponse,
-    GotoDefinitionResponse, Hover, HoverContents, HoverProviderCapability, Location,
-    MarkupContent, MarkupKind, NumberOrString, OneOf, Position, PrepareRenameResponse,
-    PublishDiagnosticsParams, Range, RenameOptions, ServerCapabilities, SymbolKind,
-    TextDocumentSyncCapability, TextDocumentSyncKind, TextEdit, Uri, WorkspaceEdit,
+    GotoDefinitionResponse, Hover, HoverContents, HoverProviderCapability, Location, MarkupContent,
+    MarkupKind, NumberOrString, OneOf, Position, PrepareRenameResponse, PublishDiagnosticsParams,
+    Range, RenameOptions, ServerCapabilities, SymbolKind, TextDocumentSyncCapability,
+    TextDocumentSyncKind, TextEdit, Uri, WorkspaceEdit,
 };
 use pipec_compiler::ide::complete::{complete, CompletionKind};
 use pipec_compiler::ide::{self, hover::hover, Index, SymbolKind as Kind};
@@ -109,10 +109,9 @@ impl Server<'_> {
                 }
             }
             DidChangeTextDocument::METHOD => {
-                if let Ok(params) = serde_json::from_value::<
-                    lsp_types::DidChangeTextDocumentParams,
-                >(notification.params)
-                {
+                if let Ok(params) = serde_json::from_value::<lsp_types::DidChangeTextDocumentParams>(
+                    notification.params,
+                ) {
                     // Full sync: the last change is the whole text.
                     if let Some(change) = params.content_changes.into_iter().last() {
                         self.update(params.text_document.uri, change.text);
@@ -200,13 +199,14 @@ impl Server<'_> {
                 let Some((doc, offset)) = self.at(&at.text_document.uri, at.position) else {
                     return Ok(serde_json::Value::Null);
                 };
-                let answer = hover(&doc.index, doc.plan.as_ref(), offset).map(|(span, text)| Hover {
-                    contents: HoverContents::Markup(MarkupContent {
-                        kind: MarkupKind::Markdown,
-                        value: text,
-                    }),
-                    range: Some(range(&doc.source, span)),
-                });
+                let answer =
+                    hover(&doc.index, doc.plan.as_ref(), offset).map(|(span, text)| Hover {
+                        contents: HoverContents::Markup(MarkupContent {
+                            kind: MarkupKind::Markdown,
+                            value: text,
+                        }),
+                        range: Some(range(&doc.source, span)),
+                    });
                 json(answer)
             }
             GotoDefinition::METHOD => {
@@ -256,20 +256,21 @@ impl Server<'_> {
                 let Some((doc, offset)) = self.at(&at.text_document.uri, at.position) else {
                     return Ok(serde_json::Value::Null);
                 };
-                let items: Vec<CompletionItem> = complete(doc.source.text.as_str(), &doc.index, offset)
-                    .into_iter()
-                    .map(|c| CompletionItem {
-                        label: c.label,
-                        kind: Some(match c.kind {
-                            CompletionKind::Keyword => CompletionItemKind::KEYWORD,
-                            CompletionKind::Field => CompletionItemKind::FIELD,
-                            CompletionKind::Name => CompletionItemKind::REFERENCE,
-                            CompletionKind::Function => CompletionItemKind::FUNCTION,
-                        }),
-                        detail: c.detail,
-                        ..CompletionItem::default()
-                    })
-                    .collect();
+                let items: Vec<CompletionItem> =
+                    complete(doc.source.text.as_str(), &doc.index, offset)
+                        .into_iter()
+                        .map(|c| CompletionItem {
+                            label: c.label,
+                            kind: Some(match c.kind {
+                                CompletionKind::Keyword => CompletionItemKind::KEYWORD,
+                                CompletionKind::Field => CompletionItemKind::FIELD,
+                                CompletionKind::Name => CompletionItemKind::REFERENCE,
+                                CompletionKind::Function => CompletionItemKind::FUNCTION,
+                            }),
+                            detail: c.detail,
+                            ..CompletionItem::default()
+                        })
+                        .collect();
                 json(CompletionResponse::Array(items))
             }
             Formatting::METHOD => {
@@ -356,6 +357,8 @@ impl Server<'_> {
                         new_text: text.clone(),
                     })
                     .collect();
+                // `Uri` hashes by its text; lsp-types keys `changes` by it.
+                #[allow(clippy::mutable_key_type)]
                 let changes = HashMap::from([(uri, edits)]);
                 json(WorkspaceEdit {
                     changes: Some(changes),

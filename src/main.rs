@@ -4,6 +4,8 @@
 
 mod check;
 mod ddl;
+mod diff;
+mod fmt;
 mod graph;
 mod loaded;
 mod lsp;
@@ -33,6 +35,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Print the table DDL (Hive, Spark or Trino) of a pipeline.
     Ddl(ddl::DdlArgs),
+    /// Classify what changing a running pipeline from OLD to NEW does.
+    Diff(diff::DiffArgs),
     /// Run a pipeline: its HTTP API, Kafka producer and sinks.
     Run(run::RunArgs),
     /// Answer SQL over a pipeline's tables.
@@ -41,6 +45,8 @@ enum Command {
     Graph(graph::GraphArgs),
     /// Run the `test` blocks of pipeline files: requests in, rows out.
     Test(test::TestArgs),
+    /// Rewrite pipeline files in pipec's one layout (`--check`: only say which differ).
+    Fmt(fmt::FmtArgs),
     /// A language server on stdin/stdout, for editors.
     Lsp,
 }
@@ -84,10 +90,12 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Check(args) => check::run(args),
         Command::Ddl(args) => ddl::run(args),
+        Command::Diff(args) => diff::run(args),
         Command::Run(args) => run::run(args),
         Command::Query(args) => query::run(args),
         Command::Graph(args) => graph::run(args),
         Command::Test(args) => test::run(args),
+        Command::Fmt(args) => fmt::run(args),
         Command::Lsp => lsp::run(),
     };
     match outcome {

@@ -93,6 +93,28 @@ pub fn run(args: RunArgs) -> Outcome {
         Err(outcome) => return outcome,
     };
     let data_dir = loaded.data_dir(args.data_dir.clone());
+    // Files and checkpoints written by an earlier version of the file are
+    // the truth: a change they cannot be read with stops the run here.
+    let writes = args.role != Role::Api;
+    match writes
+        .then(|| crate::check::against(&loaded.source, &loaded.plan, &data_dir))
+        .transpose()
+    {
+        Ok(None) => {}
+        Ok(Some(changes)) => {
+            crate::report::print(&loaded.source, &changes);
+            if changes.count(pipec_compiler::Severity::Error) > 0 {
+                eprintln!(
+                    "error: `{}` cannot run over `{}`: its files were written with a schema this file cannot read; nothing was started\n  \
+                     = help: undo the change, or give each changed sink a new `path` and `checkpoint` (and its table a new location), or move the old files away; `pipec diff OLD NEW` lists every change",
+                    args.file.display(),
+                    data_dir.display()
+                );
+                return Outcome::InputErrors;
+            }
+        }
+        Err(message) => return environment_error(&message),
+    }
     let Loaded {
         source,
         plan,

@@ -72,11 +72,18 @@ fn invalid_fixtures() {
 
 #[test]
 fn every_code_has_a_fixture() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/invalid");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut covered = BTreeSet::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
+    for entry in std::fs::read_dir(root.join("tests/fixtures/invalid")).unwrap() {
         let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
         covered.extend(expected_codes(&text));
+    }
+    // `pipec diff`'s codes: the new file of each pair names them.
+    for entry in std::fs::read_dir(root.join("tests/fixtures/evolve")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.to_string_lossy().ends_with(".new.pipe") {
+            covered.extend(expected_codes(&std::fs::read_to_string(path).unwrap()));
+        }
     }
     let missing: Vec<_> = Code::ALL
         .iter()
@@ -156,4 +163,65 @@ fn test_pipelines_check_clean() {
 #[test]
 fn examples_check_clean() {
     insta::glob!("../examples", "*.pipe", check_clean);
+}
+
+/// Checks a file that must check clean, for the pairs of `pipec diff`.
+fn checked(source: &Source) -> pipec_compiler::Plan {
+    match compile(source, &environment()) {
+        Ok(checked) => checked.plan,
+        Err(diagnostics) => {
+            let rendered: Vec<_> = diagnostics
+                .iter()
+                .map(|d| render(source, d, Style::Plain))
+                .collect();
+            panic!("{} does not check:\n{}", source.name, rendered.join("\n"));
+        }
+    }
+}
+
+/// `NAME.old.pipe` → `NAME.new.pipe`: exactly the codes the new file's
+/// first line expects, the changes as `pipec diff` prints them, and the
+/// `ALTER TABLE`s of `pipec ddl --alter` in each dialect.
+#[test]
+fn evolve_fixtures() {
+    use pipec_compiler::ddl::{alter, DdlOptions, Dialect};
+    use pipec_compiler::evolve;
+    insta::glob!("fixtures/evolve", "*.new.pipe", |path| {
+        let old_path = path.with_file_name(
+            path.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .replace(".new.pipe", ".old.pipe"),
+        );
+        let read = |p: &Path| Source::new(relative(p), std::fs::read_to_string(p).unwrap());
+        let (old_source, new_source) = (read(&old_path), read(path));
+        let (old, new) = (checked(&old_source), checked(&new_source));
+        let ast = pipec_compiler::parse(&new_source).unwrap();
+        let changes = evolve::diff(&old, &new, &ast);
+        let produced: BTreeSet<String> = changes
+            .iter()
+            .map(|c| c.code.as_str().to_string())
+            .collect();
+        assert_eq!(
+            produced,
+            expected_codes(&new_source.text),
+            "{}",
+            new_source.name
+        );
+        let rendered: Vec<String> = changes
+            .iter()
+            .map(|c| evolve::render(&new_source, c, Style::Plain))
+            .collect();
+        insta::assert_snapshot!("diff", rendered.join("\n"));
+        let options = DdlOptions::new("/srv/pipec/data");
+        let altered: Vec<String> = [
+            (Dialect::Hive, "hive"),
+            (Dialect::Spark, "spark"),
+            (Dialect::Trino, "trino"),
+        ]
+        .into_iter()
+        .map(|(dialect, name)| format!("----- {name}\n{}", alter(&old, &new, dialect, &options)))
+        .collect();
+        insta::assert_snapshot!("alter", altered.join("\n"));
+    });
 }

@@ -112,8 +112,10 @@ fn read_messages(stdout: ChildStdout, sender: mpsc::Sender<Value>) {
 const URI: &str = "file:///work/shop.pipe";
 
 fn seed() -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/game_events.pipe"))
-        .unwrap()
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/game_events.pipe"),
+    )
+    .unwrap()
 }
 
 /// The LSP position (0-based line, UTF-16 column) of `needle` plus `shift`.
@@ -142,11 +144,20 @@ fn an_editor_session_over_json_rpc() {
     let diagnostic = &diagnostics[0];
     assert_eq!(diagnostic["code"], "E0101");
     assert_eq!(diagnostic["severity"], 1);
-    assert!(diagnostic["message"].as_str().unwrap().contains("unknown schema `game_evnt`"));
-    assert!(diagnostic["message"].as_str().unwrap().contains("help: did you mean `game_event`?"));
+    assert!(diagnostic["message"]
+        .as_str()
+        .unwrap()
+        .contains("unknown schema `game_evnt`"));
+    assert!(diagnostic["message"]
+        .as_str()
+        .unwrap()
+        .contains("help: did you mean `game_event`?"));
     let start = position_of(&broken, "game_evnt\n", 0);
     assert_eq!(diagnostic["range"]["start"], start);
-    assert_eq!(diagnostic["range"]["end"]["character"], start["character"].as_u64().unwrap() + 9);
+    assert_eq!(
+        diagnostic["range"]["end"]["character"],
+        start["character"].as_u64().unwrap() + 9
+    );
 
     // The fix: an empty list.
     client.notify(
@@ -159,19 +170,38 @@ fn an_editor_session_over_json_rpc() {
     // Hover: a field's type, a sink's filter, a table's DDL.
     let hover = client.request("textDocument/hover", at(&text, "User_Agent: string?", 2));
     let value = hover["contents"]["value"].as_str().unwrap();
-    assert!(value.contains("User_Agent: string?") && value.contains("`User-Agent`"), "{value}");
-    let hover = client.request("textDocument/hover", at(&text, "table default.guild_joins", 16));
-    assert!(hover["contents"]["value"].as_str().unwrap().contains("CREATE EXTERNAL TABLE"));
+    assert!(
+        value.contains("User_Agent: string?") && value.contains("`User-Agent`"),
+        "{value}"
+    );
+    let hover = client.request(
+        "textDocument/hover",
+        at(&text, "table default.guild_joins", 16),
+    );
+    assert!(hover["contents"]["value"]
+        .as_str()
+        .unwrap()
+        .contains("CREATE EXTERNAL TABLE"));
 
     // Definition: from a sink's `from events` to the topic.
-    let definition = client.request("textDocument/definition", at(&text, "from       events", 12));
-    assert_eq!(definition["range"]["start"], position_of(&text, "topic events", 6));
+    let definition = client.request(
+        "textDocument/definition",
+        at(&text, "from       events", 12),
+    );
+    assert_eq!(
+        definition["range"]["start"],
+        position_of(&text, "topic events", 6)
+    );
 
     // References of the topic: three endpoints, two sinks, three test messages.
     let mut params = at(&text, "topic events", 7);
     params["context"] = json!({ "includeDeclaration": true });
     let references = client.request("textDocument/references", params);
-    assert_eq!(references.as_array().unwrap().len(), 1 + 3 + 2 + 3, "{references:#}");
+    assert_eq!(
+        references.as_array().unwrap().len(),
+        1 + 3 + 2 + 3,
+        "{references:#}"
+    );
 
     // Completion inside `where`: the schema's fields and the functions.
     let typing = text.replacen(
@@ -209,7 +239,11 @@ fn an_editor_session_over_json_rpc() {
     let edit = client.request("textDocument/rename", params);
     let edits = edit["changes"][URI].as_array().unwrap();
     let uses = text.matches("Host =").count() + 1 + text.matches("Host       =").count();
-    assert!(edits.len() >= uses, "{} edits for {uses} uses: {edit:#}", edits.len());
+    assert!(
+        edits.len() >= uses,
+        "{} edits for {uses} uses: {edit:#}",
+        edits.len()
+    );
     assert!(edits.iter().all(|e| e["newText"] == "hostname"));
 
     // The outline and a formatting answer (none needed for the seed).
@@ -223,7 +257,10 @@ fn an_editor_session_over_json_rpc() {
         .iter()
         .map(|s| s["name"].as_str().unwrap())
         .collect();
-    assert!(names.starts_with(&["game_event", "events", "GET /"]), "{names:?}");
+    assert!(
+        names.starts_with(&["game_event", "events", "GET /"]),
+        "{names:?}"
+    );
     let formatting = client.request(
         "textDocument/formatting",
         json!({ "textDocument": { "uri": URI }, "options": { "tabSize": 2, "insertSpaces": true } }),
@@ -307,7 +344,10 @@ vim.cmd('qa!')
     let result: Value = serde_json::from_str(&result).unwrap();
     let diagnostic = &result["diagnostics"][0];
     assert_eq!(diagnostic["code"], "E0101", "{result:#}");
-    assert!(diagnostic["message"].as_str().unwrap().contains("unknown schema `game_evnt`"));
+    assert!(diagnostic["message"]
+        .as_str()
+        .unwrap()
+        .contains("unknown schema `game_evnt`"));
     let text = std::fs::read_to_string(&file).unwrap();
     let line = text.lines().position(|l| l.contains("game_evnt")).unwrap();
     assert_eq!(diagnostic["line"], line, "{result:#}");

@@ -102,6 +102,52 @@ pub enum Code {
     EmptyTest,
     /// a filter no endpoint can satisfy (warning)
     UnsatisfiableFilter,
+
+    // ---- `pipec diff`: what a change to a running pipeline does. Each
+    // doc comment is the edit between `OLD.pipe` and `NEW.pipe`; the pairs
+    // are under `tests/fixtures/evolve/`. Breaking changes are errors,
+    // changes that need care are warnings, and compatible changes carry a
+    // W082x code too but are never reported as diagnostics.
+    /// `n: int` became `n: string` while a sink keeps writing `n` where
+    /// files of the old type are
+    TypeChanged,
+    /// `partition by event_type` became `partition by date(timestamp) as day`
+    /// (or was added or dropped) at the same path
+    PartitioningChanged,
+    /// `host: string` became `hostname: string` (no `from "host"`): old
+    /// messages and files have `host`
+    ColumnRenamed,
+    /// `coupon: string` added: messages already in the topic lack it
+    RequiredFieldAdded,
+    /// a sink's `path`, `checkpoint` or `from` changed
+    SinkStartsOver,
+    /// `Accept: string?` removed from a schema, or a column from `columns`
+    FieldRemoved,
+    /// `host: string` became `host: string from "Host"`: a different JSON key
+    FieldKeyChanged,
+    /// `coupon: string?` became `coupon: string`
+    FieldNowRequired,
+    /// `host: string` became `hostname: string from "host"`: the key is
+    /// kept, the column is renamed
+    FieldRenamed,
+    /// an endpoint, topic, sink or table removed
+    DeclarationRemoved,
+    /// `partitions 1` became `partitions 4`, or the topic's `key` changed
+    TopicChanged,
+    /// `coupon: string?` added (compatible)
+    OptionalFieldAdded,
+    /// an endpoint, topic, sink or table added (compatible)
+    DeclarationAdded,
+    /// a sink's `where` changed (compatible)
+    FilterChanged,
+    /// a sink's `trigger` changed (compatible)
+    TriggerChanged,
+    /// a sink's `compression` changed (compatible)
+    CompressionChanged,
+    /// a column added to a sink's `columns` (compatible)
+    ColumnAdded,
+    /// `coupon: string` became `coupon: string?` (compatible)
+    FieldNowOptional,
 }
 
 impl Code {
@@ -148,6 +194,24 @@ impl Code {
         Code::BadPattern,
         Code::EmptyTest,
         Code::UnsatisfiableFilter,
+        Code::TypeChanged,
+        Code::PartitioningChanged,
+        Code::ColumnRenamed,
+        Code::RequiredFieldAdded,
+        Code::SinkStartsOver,
+        Code::FieldRemoved,
+        Code::FieldKeyChanged,
+        Code::FieldNowRequired,
+        Code::FieldRenamed,
+        Code::DeclarationRemoved,
+        Code::TopicChanged,
+        Code::OptionalFieldAdded,
+        Code::DeclarationAdded,
+        Code::FilterChanged,
+        Code::TriggerChanged,
+        Code::CompressionChanged,
+        Code::ColumnAdded,
+        Code::FieldNowOptional,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -194,12 +258,37 @@ impl Code {
             BadPattern => "E0706",
             EmptyTest => "E0707",
             UnsatisfiableFilter => "W0001",
+            TypeChanged => "E0801",
+            PartitioningChanged => "E0802",
+            ColumnRenamed => "E0803",
+            RequiredFieldAdded => "W0810",
+            SinkStartsOver => "W0811",
+            FieldRemoved => "W0812",
+            FieldKeyChanged => "W0813",
+            FieldNowRequired => "W0814",
+            FieldRenamed => "W0815",
+            DeclarationRemoved => "W0816",
+            TopicChanged => "W0817",
+            OptionalFieldAdded => "W0820",
+            DeclarationAdded => "W0821",
+            FilterChanged => "W0822",
+            TriggerChanged => "W0823",
+            CompressionChanged => "W0824",
+            ColumnAdded => "W0825",
+            FieldNowOptional => "W0826",
         }
     }
 
     pub fn severity(self) -> Severity {
+        use Code::*;
         match self {
-            Code::UnsatisfiableFilter => Severity::Warning,
+            UnsatisfiableFilter => Severity::Warning,
+            // `pipec diff`: what needs care warns; compatible changes are
+            // never shown as diagnostics, so their severity is the lower one.
+            RequiredFieldAdded | SinkStartsOver | FieldRemoved | FieldKeyChanged
+            | FieldNowRequired | FieldRenamed | DeclarationRemoved | TopicChanged
+            | OptionalFieldAdded | DeclarationAdded | FilterChanged | TriggerChanged
+            | CompressionChanged | ColumnAdded | FieldNowOptional => Severity::Warning,
             _ => Severity::Error,
         }
     }

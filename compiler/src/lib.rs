@@ -9,6 +9,7 @@ pub mod ast;
 pub mod check;
 pub mod ddl;
 pub mod diagnostic;
+pub mod evolve;
 pub mod expr;
 pub mod format;
 pub mod graph;

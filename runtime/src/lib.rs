@@ -17,5 +17,6 @@ pub mod pipeline_test;
 pub mod sink;
 pub mod sql;
 pub mod storage;
+pub mod written;
 
 pub use pipeline::{BoundPipeline, Pipeline, Role, RunError, RunSettings};

@@ -2,9 +2,12 @@
 //! Spark and Trino dialects, all from the schema the sink writers use, so
 //! tables and files cannot disagree.
 
+mod alter;
 mod hive;
 mod spark;
 mod trino;
+
+pub use alter::alter;
 
 pub use crate::plan::ColumnType;
 use crate::plan::{Location, Plan, Table, DEAD_LETTER_COLUMNS, DEAD_LETTER_PARTITION};

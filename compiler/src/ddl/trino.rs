@@ -91,7 +91,7 @@ const RESERVED: &[&str] = &[
     "with",
 ];
 
-fn identifier(name: &str) -> String {
+pub(super) fn identifier(name: &str) -> String {
     let lower = name.to_ascii_lowercase();
     let plain = lower.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         && lower.starts_with(|c: char| c.is_ascii_alphabetic());
@@ -102,7 +102,7 @@ fn identifier(name: &str) -> String {
     }
 }
 
-fn type_name(column_type: ColumnType, options: &DdlOptions) -> String {
+pub(super) fn type_name(column_type: ColumnType, options: &DdlOptions) -> String {
     match column_type {
         ColumnType::Data(DataType::String) => "VARCHAR".into(),
         ColumnType::Data(DataType::Int) => "BIGINT".into(),

@@ -337,7 +337,10 @@ fn gap(previous: &Token<'_>, next: &Token<'_>) -> usize {
 
 /// Lines up values, `=` and trailing comments within each run.
 fn align(laid: &mut [Laid<'_>]) {
-    let members: Vec<bool> = (0..laid.len()).map(|i| in_run(laid, i)).collect();
+    let next = next_code(laid);
+    let members: Vec<bool> = (0..laid.len())
+        .map(|i| in_run(&laid[i], next[i].map(|n| &laid[n])))
+        .collect();
     let mut i = 0;
     while i < laid.len() {
         if !members[i] {
@@ -358,19 +361,29 @@ fn align(laid: &mut [Laid<'_>]) {
 
 /// A run is made of consecutive one-line statements of one block (or
 /// self-contained lines of one JSON value).
-fn in_run(laid: &[Laid<'_>], i: usize) -> bool {
-    let line = &laid[i];
+fn in_run(line: &Laid<'_>, next: Option<&Laid<'_>>) -> bool {
     match line.role {
         Role::Start => {
-            let continued = laid[i + 1..]
-                .iter()
-                .find(|l| !matches!(l.role, Role::Blank | Role::Comment))
-                .is_some_and(|l| l.role == Role::Continuation && l.entry == line.entry);
+            let continued =
+                next.is_some_and(|n| n.role == Role::Continuation && n.entry == line.entry);
             line.balanced && !continued
         }
         Role::Element => line.balanced,
         _ => false,
     }
+}
+
+/// For each line, the index of the next line with code on it.
+fn next_code(laid: &[Laid<'_>]) -> Vec<Option<usize>> {
+    let mut next = vec![None; laid.len()];
+    for i in (0..laid.len().saturating_sub(1)).rev() {
+        next[i] = if matches!(laid[i + 1].role, Role::Blank | Role::Comment) {
+            next[i + 1]
+        } else {
+            Some(i + 1)
+        };
+    }
+    next
 }
 
 /// The token after a statement's keyword, which starts its value column.
@@ -446,6 +459,7 @@ fn align_comments(run: &mut [Laid<'_>]) {
 /// The lines, with comment lines indented and blank lines kept where the
 /// author had them (at most one) but for the file's ends and brackets' insides.
 fn assemble(laid: &[Laid<'_>]) -> String {
+    let next = next_code(laid);
     let mut out = String::new();
     let mut blank_pending = false;
     let mut after_open = true;
@@ -460,19 +474,18 @@ fn assemble(laid: &[Laid<'_>]) -> String {
         blank_pending = false;
         after_open = line.opens_last;
         if line.role == Role::Comment {
-            let next = laid[i + 1..]
-                .iter()
-                .find(|l| !matches!(l.role, Role::Blank | Role::Comment));
-            let indent = match next {
+            let indent = match next[i].map(|n| &laid[n]) {
                 Some(next) if next.role != Role::Closer => next.indent,
                 _ => line.indent,
             };
-            out.push_str(&Laid {
-                indent,
-                comment: line.comment,
-                ..Laid::blank()
-            }
-            .render());
+            out.push_str(
+                &Laid {
+                    indent,
+                    comment: line.comment,
+                    ..Laid::blank()
+                }
+                .render(),
+            );
         } else {
             out.push_str(&line.render());
         }

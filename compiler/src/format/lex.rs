@@ -92,7 +92,9 @@ fn line(raw: &str, base: usize) -> Line<'_> {
                 Kind::Str
             }
             b'`' => {
-                i = raw[i + 1..].find('`').map_or(raw.len(), |at| i + 1 + at + 1);
+                i = raw[i + 1..]
+                    .find('`')
+                    .map_or(raw.len(), |at| i + 1 + at + 1);
                 Kind::Quoted
             }
             b'{' | b'[' | b'(' => {

@@ -43,7 +43,14 @@ fn statements(block: &str) -> &'static [&'static str] {
         "kafka" => &["brokers", "option"],
         "schema" => &["extra fields reject"],
         "topic" => &["schema", "partitions", "key"],
-        "endpoint" => &["into", "set", "headers", "body json", "auth bearer", "respond"],
+        "endpoint" => &[
+            "into",
+            "set",
+            "headers",
+            "body json",
+            "auth bearer",
+            "respond",
+        ],
         "sink" => &[
             "from",
             "where",
@@ -55,7 +62,13 @@ fn statements(block: &str) -> &'static [&'static str] {
             "partition by",
             "metadata",
         ],
-        "table" => &["from", "columns", "location", "partitioned by", "properties"],
+        "table" => &[
+            "from",
+            "columns",
+            "location",
+            "partitioned by",
+            "properties",
+        ],
         "dead_letters" => &["path", "table"],
         "test" => &["request", "message", "expect"],
         "request" => &["header", "query", "bearer", "body", "expect"],
@@ -236,7 +249,12 @@ pub fn complete(text: &str, index: &Index, offset: usize) -> Vec<Completion> {
         ("table", "columns") | ("table", "partitioned") => {
             let table = index
                 .sink_of_table(block_name)
-                .or_else(|| block_name.split('.').next_back().and_then(|t| index.sink_of_table(t)))
+                .or_else(|| {
+                    block_name
+                        .split('.')
+                        .next_back()
+                        .and_then(|t| index.sink_of_table(t))
+                })
                 .map(|sink| index.fields_of_sink(sink))
                 .unwrap_or_default();
             fields(table)
@@ -267,7 +285,16 @@ pub fn complete(text: &str, index: &Index, offset: usize) -> Vec<Completion> {
         ("endpoint", "auth") => keywords(&["bearer"]),
         ("sink", "where") => {
             let mut out = fields(index.fields_of_sink(block_name));
-            out.extend(keywords(&["raw_event", "timestamp", "and", "or", "not", "in", "is", "null"]));
+            out.extend(keywords(&[
+                "raw_event",
+                "timestamp",
+                "and",
+                "or",
+                "not",
+                "in",
+                "is",
+                "null",
+            ]));
             out.extend(Function::ALL.iter().map(|f| Completion {
                 label: f.name().to_string(),
                 kind: CompletionKind::Function,
@@ -334,8 +361,17 @@ mod tests {
             "where      event_type == \"join_guild\" and Ho",
         );
         let labels = labels_at(&text, "and Ho");
-        for expected in ["Host", "User_Agent", "event_type", "starts_with", "raw_event"] {
-            assert!(labels.contains(&expected.to_string()), "{expected}: {labels:?}");
+        for expected in [
+            "Host",
+            "User_Agent",
+            "event_type",
+            "starts_with",
+            "raw_event",
+        ] {
+            assert!(
+                labels.contains(&expected.to_string()),
+                "{expected}: {labels:?}"
+            );
         }
     }
 
@@ -345,7 +381,10 @@ mod tests {
         let labels = labels_at(&text, "every 10s\n  ");
         assert!(labels.contains(&"checkpoint".to_string()), "{labels:?}");
         assert!(!labels.contains(&"respond".to_string()), "{labels:?}");
-        let text = SEED.replace("  into    events\n  set     event_type = \"default\"", "  into    ");
+        let text = SEED.replace(
+            "  into    events\n  set     event_type = \"default\"",
+            "  into    ",
+        );
         assert_eq!(labels_at(&text, "into    "), ["events"]);
         let text = SEED.replace("set     event_type = \"default\"", "set     ");
         let labels = labels_at(&text, "set     ");

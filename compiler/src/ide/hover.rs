@@ -61,7 +61,9 @@ fn detailed(symbol: &Symbol, plan: &Plan) -> Option<String> {
                 let _ = writeln!(out, "\nread from the event key `{}`", field.key);
             }
             if !field.optional {
-                out.push_str("\nrequired: an event without it is refused (API) or a dead letter (sink)\n");
+                out.push_str(
+                    "\nrequired: an event without it is refused (API) or a dead letter (sink)\n",
+                );
             }
         }
         SymbolKind::Schema => {
@@ -125,8 +127,16 @@ fn detailed(symbol: &Symbol, plan: &Plan) -> Option<String> {
                 "\nanswers {} {:?}{}{}",
                 endpoint.response.status,
                 endpoint.response.body,
-                if endpoint.json_body { "; takes a JSON body" } else { "" },
-                if endpoint.auth.is_some() { "; needs a bearer token" } else { "" }
+                if endpoint.json_body {
+                    "; takes a JSON body"
+                } else {
+                    ""
+                },
+                if endpoint.auth.is_some() {
+                    "; needs a bearer token"
+                } else {
+                    ""
+                }
             );
         }
         SymbolKind::Sink => {
@@ -157,7 +167,11 @@ fn detailed(symbol: &Symbol, plan: &Plan) -> Option<String> {
             out.push_str("| column | type |\n| --- | --- |\n");
             for column in &sink.columns {
                 let nullable = if column.nullable { "" } else { " not null" };
-                let _ = writeln!(out, "| `{}` | {}{nullable} |", column.name, column.data_type);
+                let _ = writeln!(
+                    out,
+                    "| `{}` | {}{nullable} |",
+                    column.name, column.data_type
+                );
             }
         }
         SymbolKind::Table => {
@@ -225,7 +239,10 @@ mod tests {
     #[test]
     fn a_sink_shows_its_filter_and_columns_and_a_table_its_ddl() {
         let text = hover_at(at("sink sword_purchases") + 5);
-        assert!(text.contains("keeps `event_type == \"purchase_sword\"`"), "{text}");
+        assert!(
+            text.contains("keeps `event_type == \"purchase_sword\"`"),
+            "{text}"
+        );
         assert!(text.contains("| `raw_event` | string not null |"), "{text}");
         let text = hover_at(at("table default.guild_joins") + 14);
         assert!(text.contains("CREATE EXTERNAL TABLE"), "{text}");

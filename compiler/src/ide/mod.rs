@@ -57,16 +57,18 @@ impl Index {
     }
 
     pub fn find(&self, kind: SymbolKind, name: &str) -> Option<&Symbol> {
-        self.symbols.iter().find(|s| s.kind == kind && s.name == name)
+        self.symbols
+            .iter()
+            .find(|s| s.kind == kind && s.name == name)
     }
 
     /// A field of `schema`, by the name a column or `set` uses: exact, else
     /// ignoring case (SQL's and Hive's rule for column names).
     pub fn field(&self, schema: &str, name: &str) -> Option<&Symbol> {
         let fields = || {
-            self.symbols
-                .iter()
-                .filter(move |s| s.kind == SymbolKind::Field && s.container.as_deref() == Some(schema))
+            self.symbols.iter().filter(move |s| {
+                s.kind == SymbolKind::Field && s.container.as_deref() == Some(schema)
+            })
         };
         fields()
             .find(|s| s.name == name)
@@ -343,9 +345,7 @@ pub fn index(ast: &Ast) -> Index {
                                 .database
                                 .as_ref()
                                 .map(|d| format!("{}.{target}", d.text));
-                            let is_table = index
-                                .find(SymbolKind::Table, &target)
-                                .is_some();
+                            let is_table = index.find(SymbolKind::Table, &target).is_some();
                             if is_table {
                                 index.reference(SymbolKind::Table, &target, expect.name.span);
                             } else {
@@ -355,8 +355,7 @@ pub fn index(ast: &Ast) -> Index {
                                 .sink_of_target(qualified.as_deref().unwrap_or(&target))
                                 .map(str::to_string);
                             let schema = sink.and_then(|s| links.schema_of_sink(&s));
-                            for CellDecl { column, .. } in
-                                expect.rows.iter().flat_map(|r| &r.cells)
+                            for CellDecl { column, .. } in expect.rows.iter().flat_map(|r| &r.cells)
                             {
                                 index.field_reference(schema, column);
                             }
@@ -444,7 +443,9 @@ mod tests {
         };
         assert!(lines.contains(&line_of("set     event_type = \"purchase_sword\"")));
         assert!(lines.contains(&line_of("where      event_type == \"purchase_sword\"")));
-        assert!(lines.contains(&line_of("row { event_type = \"join_guild\", Host = \"user2.att.com\"")));
+        assert!(lines.contains(&line_of(
+            "row { event_type = \"join_guild\", Host = \"user2.att.com\""
+        )));
         // `Host` in a test row names the field `Host`.
         let host = index.field("game_event", "host").unwrap();
         assert_eq!(host.name, "Host");
@@ -456,7 +457,10 @@ mod tests {
         let (_, index) = seed_index();
         let sink = index.find(SymbolKind::Sink, "guild_joins").unwrap();
         let reference = sink.references[0];
-        assert_eq!(index.symbol_at(reference.start).unwrap().name, "guild_joins");
+        assert_eq!(
+            index.symbol_at(reference.start).unwrap().name,
+            "guild_joins"
+        );
         assert_eq!(index.symbol_at(reference.end).unwrap().name, "guild_joins");
         assert!(is_plain_name("guild_joins") && !is_plain_name("User-Agent"));
     }
