@@ -380,6 +380,40 @@ pub enum Trigger {
     },
 }
 
+/// As the file writes it after `trigger`: `once`, `every 10s or 500 rows`.
+impl fmt::Display for Trigger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Trigger::Once => f.write_str("once"),
+            Trigger::Every { interval_ms, rows } => {
+                let mut bounds = Vec::new();
+                if let Some(ms) = interval_ms {
+                    bounds.push(duration(*ms));
+                }
+                if let Some(rows) = rows {
+                    bounds.push(format!("{rows} rows"));
+                }
+                write!(f, "every {}", bounds.join(" or "))
+            }
+        }
+    }
+}
+
+/// Milliseconds in the largest unit that divides them: `10s`, `1m`, `250ms`.
+pub fn duration(ms: u64) -> String {
+    for (unit, size) in [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+    ] {
+        if ms >= size && ms.is_multiple_of(size) {
+            return format!("{}{unit}", ms / size);
+        }
+    }
+    format!("{ms}ms")
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Compression {

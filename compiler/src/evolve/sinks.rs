@@ -192,31 +192,5 @@ fn partitioning(partitioning: Option<&Partitioning>) -> String {
 }
 
 fn trigger(trigger: &Trigger) -> String {
-    match trigger {
-        Trigger::Once => "`once`".into(),
-        Trigger::Every { interval_ms, rows } => {
-            let mut bounds = Vec::new();
-            if let Some(ms) = interval_ms {
-                bounds.push(duration(*ms));
-            }
-            if let Some(rows) = rows {
-                bounds.push(format!("{rows} rows"));
-            }
-            format!("`every {}`", bounds.join(" or "))
-        }
-    }
-}
-
-fn duration(ms: u64) -> String {
-    for (unit, size) in [
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1_000),
-    ] {
-        if ms >= size && ms.is_multiple_of(size) {
-            return format!("{}{unit}", ms / size);
-        }
-    }
-    format!("{ms}ms")
+    format!("`{trigger}`")
 }

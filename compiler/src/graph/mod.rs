@@ -97,16 +97,7 @@ pub fn graph(plan: &Plan) -> Graph {
         let id = format!("sink_{i}");
         let trigger = match &sink.trigger {
             Trigger::Once => "trigger once".to_string(),
-            Trigger::Every { interval_ms, rows } => {
-                let mut bounds = Vec::new();
-                if let Some(ms) = interval_ms {
-                    bounds.push(duration(*ms));
-                }
-                if let Some(rows) = rows {
-                    bounds.push(format!("{rows} rows"));
-                }
-                format!("every {}", bounds.join(" or "))
-            }
+            every => every.to_string(),
         };
         let mut label = vec![sink.name.clone(), trigger];
         if let Some(partitioning) = &sink.partitioning {
@@ -163,20 +154,6 @@ pub fn graph(plan: &Plan) -> Graph {
         });
     }
     out
-}
-
-fn duration(ms: u64) -> String {
-    for (unit, size) in [
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1_000),
-    ] {
-        if ms >= size && ms.is_multiple_of(size) {
-            return format!("{}{unit}", ms / size);
-        }
-    }
-    format!("{ms}ms")
 }
 
 /// A filter as the file would write it.

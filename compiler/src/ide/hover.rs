@@ -6,7 +6,7 @@
 use super::{Index, Symbol, SymbolKind};
 use crate::ddl::{self, DdlOptions, Dialect};
 use crate::graph::expression;
-use crate::plan::{Plan, Trigger};
+use crate::plan::Plan;
 use crate::source::Span;
 use std::fmt::Write;
 
@@ -150,20 +150,12 @@ fn detailed(symbol: &Symbol, plan: &Plan) -> Option<String> {
             if let Some(filter) = &sink.filter {
                 let _ = writeln!(out, "\nkeeps `{}`", expression(filter));
             }
-            let trigger = match &sink.trigger {
-                Trigger::Once => "once".to_string(),
-                Trigger::Every { interval_ms, rows } => {
-                    let mut bounds = Vec::new();
-                    if let Some(ms) = interval_ms {
-                        bounds.push(format!("{ms} ms"));
-                    }
-                    if let Some(rows) = rows {
-                        bounds.push(format!("{rows} rows"));
-                    }
-                    format!("every {}", bounds.join(" or "))
-                }
-            };
-            let _ = writeln!(out, "\nwrites {trigger}, to `{}`\n", sink.path.as_str());
+            let _ = writeln!(
+                out,
+                "\nwrites {}, to `{}`\n",
+                sink.trigger,
+                sink.path.as_str()
+            );
             out.push_str("| column | type |\n| --- | --- |\n");
             for column in &sink.columns {
                 let nullable = if column.nullable { "" } else { " not null" };
