@@ -20,6 +20,9 @@ impl Checker<'_> {
         scope: &Scope,
     ) -> Vec<plan::Endpoint> {
         let mut endpoints: Vec<(plan::Endpoint, &ast::EndpointDecl)> = Vec::new();
+        // (method, path) → index into `endpoints`.
+        let mut routes: std::collections::HashMap<(Method, String), usize> =
+            std::collections::HashMap::new();
         for decl in ast.declarations.iter().filter_map(|d| match d {
             Declaration::Endpoint(e) => Some(e),
             _ => None,
@@ -27,10 +30,8 @@ impl Checker<'_> {
             let Some(endpoint) = self.endpoint(decl, topics, scope) else {
                 continue;
             };
-            if let Some((_, first)) = endpoints
-                .iter()
-                .find(|(e, _)| e.method == endpoint.method && e.path == endpoint.path)
-            {
+            let route = (endpoint.method, endpoint.path.clone());
+            if let Some((_, first)) = routes.get(&route).map(|&i| &endpoints[i]) {
                 self.report(
                     Diagnostic::new(
                         Code::DuplicateRoute,
@@ -47,6 +48,7 @@ impl Checker<'_> {
                 );
                 continue;
             }
+            routes.insert(route, endpoints.len());
             endpoints.push((endpoint, decl));
         }
         endpoints.into_iter().map(|(e, _)| e).collect()

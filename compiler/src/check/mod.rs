@@ -64,6 +64,9 @@ struct Checker<'a> {
 /// ones are reported as duplicates.
 struct Declared<'a, T> {
     items: Vec<(&'a Name, &'a T)>,
+    /// Name → index into `items`: lookups stay constant-time in files with
+    /// thousands of declarations.
+    by_name: std::collections::HashMap<&'a str, usize>,
 }
 
 impl<'a, T> Declared<'a, T> {
@@ -73,8 +76,10 @@ impl<'a, T> Declared<'a, T> {
         decls: impl Iterator<Item = (&'a Name, &'a T)>,
     ) -> Self {
         let mut items: Vec<(&'a Name, &'a T)> = Vec::new();
+        let mut by_name: std::collections::HashMap<&'a str, usize> =
+            std::collections::HashMap::new();
         for (name, decl) in decls {
-            match items.iter().find(|(seen, _)| seen.text == name.text) {
+            match by_name.get(name.text.as_str()).map(|&i| &items[i]) {
                 Some((first, _)) => checker.report(
                     Diagnostic::new(
                         Code::Duplicate,
@@ -85,14 +90,17 @@ impl<'a, T> Declared<'a, T> {
                     .with_secondary(first.span, "first declared here")
                     .with_help(format!("rename one of them; {kind} names must be unique")),
                 ),
-                None => items.push((name, decl)),
+                None => {
+                    by_name.insert(name.text.as_str(), items.len());
+                    items.push((name, decl));
+                }
             }
         }
-        Declared { items }
+        Declared { items, by_name }
     }
 
     fn index_of(&self, name: &str) -> Option<usize> {
-        self.items.iter().position(|(n, _)| n.text == name)
+        self.by_name.get(name).copied()
     }
 
     fn names(&self) -> impl Iterator<Item = &str> + Clone {
@@ -213,9 +221,21 @@ impl<'a> Checker<'a> {
             .iter()
             .map(|(_, _, decl)| self.sink(decl, &topics, &scope))
             .collect();
+        // Each sink looks at the endpoints of its own topic only.
+        let mut writers: std::collections::BTreeMap<usize, Vec<&plan::Endpoint>> =
+            std::collections::BTreeMap::new();
+        for endpoint in &endpoints {
+            writers
+                .entry(endpoint.topic.index)
+                .or_default()
+                .push(endpoint);
+        }
         for ((_, _, decl), sink) in sinks.iter().zip(&plan_sinks) {
             if let Some(sink) = sink {
-                self.check_reachable(sink, decl, &endpoints, &scope);
+                let of_topic = writers
+                    .get(&sink.topic.index)
+                    .map_or(&[][..], Vec::as_slice);
+                self.check_reachable(sink, decl, of_topic, &scope);
             }
         }
         let plan_sinks: Vec<plan::Sink> = plan_sinks.into_iter().flatten().collect();

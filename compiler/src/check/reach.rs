@@ -98,16 +98,13 @@ impl Checker<'_> {
         &mut self,
         sink: &plan::Sink,
         decl: &ast::SinkDecl,
-        endpoints: &[plan::Endpoint],
+        // The endpoints that write the sink's topic.
+        writers: &[&plan::Endpoint],
         scope: &Scope,
     ) {
         let Some(filter) = &sink.filter else {
             return;
         };
-        let writers: Vec<_> = endpoints
-            .iter()
-            .filter(|e| e.topic.index == sink.topic.index)
-            .collect();
         // A topic no endpoint writes is fed from elsewhere: nothing to say.
         if writers.is_empty() {
             return;
@@ -129,7 +126,7 @@ impl Checker<'_> {
         };
 
         let mut literals: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for endpoint in &writers {
+        for endpoint in writers {
             for assignment in &endpoint.fields {
                 if let ValueSource::Literal(Value::String(s)) = &assignment.value {
                     let values = literals.entry(assignment.field.name.clone()).or_default();

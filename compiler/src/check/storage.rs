@@ -85,8 +85,9 @@ impl Checker<'_> {
     /// other's files, and two checkpoints in one place corrupt each other.
     pub(super) fn check_storage(&mut self) {
         let places = std::mem::take(&mut self.places);
-        for (i, place) in places.iter().enumerate() {
-            for other in &places[..i] {
+        for (i, j) in overlapping(&places) {
+            let (place, other) = (&places[i], &places[j]);
+            {
                 let Some(relation) = relation(&place.location, &other.location) else {
                     continue;
                 };
@@ -133,6 +134,37 @@ pub(super) struct Place {
     pub role: &'static str,
     pub location: Location,
     pub span: Span,
+}
+
+/// The pairs `(later, earlier)` of places where one directory is or holds
+/// the other, in declaration order. Each place looks up only its own
+/// ancestors (one map lookup per path component), so a file with thousands
+/// of sinks is checked in linear time, not by comparing every pair.
+fn overlapping(places: &[Place]) -> Vec<(usize, usize)> {
+    use std::collections::{BTreeSet, HashMap};
+    fn key(place: &Place) -> (std::mem::Discriminant<Location>, Vec<&str>) {
+        (
+            std::mem::discriminant(&place.location),
+            components(place.location.as_str()),
+        )
+    }
+    let mut at: HashMap<_, Vec<usize>> = HashMap::new();
+    for (index, place) in places.iter().enumerate() {
+        at.entry(key(place)).or_default().push(index);
+    }
+    let mut pairs = BTreeSet::new();
+    for (index, place) in places.iter().enumerate() {
+        let (kind, parts) = key(place);
+        for depth in 0..=parts.len() {
+            let ancestor = (kind, parts[..depth].to_vec());
+            for &other in at.get(&ancestor).into_iter().flatten() {
+                if other != index {
+                    pairs.insert((index.max(other), index.min(other)));
+                }
+            }
+        }
+    }
+    pairs.into_iter().collect()
 }
 
 enum Relation {

@@ -20,6 +20,8 @@ impl Checker<'_> {
         dead_letters: &plan::DeadLetters,
     ) -> Vec<plan::Table> {
         let mut tables: Vec<(plan::Table, Span)> = Vec::new();
+        // Lower-cased qualified name → span: names are unique ignoring case.
+        let mut seen: std::collections::HashMap<String, Span> = std::collections::HashMap::new();
         for decl in ast.declarations.iter().filter_map(|d| match d {
             Declaration::Table(t) => Some(t),
             _ => None,
@@ -31,11 +33,8 @@ impl Checker<'_> {
                 .database
                 .as_ref()
                 .map_or(decl.name.span, |d| d.span.to(decl.name.span));
-            let clash = tables.iter().find(|(t, _)| {
-                t.qualified_name()
-                    .eq_ignore_ascii_case(&table.qualified_name())
-            });
-            if let Some((_, first)) = clash {
+            let folded = table.qualified_name().to_ascii_lowercase();
+            if let Some(first) = seen.get(&folded) {
                 self.report(
                     Diagnostic::new(
                         Code::Duplicate,
@@ -64,6 +63,7 @@ impl Checker<'_> {
                 );
                 continue;
             }
+            seen.insert(folded, span);
             tables.push((table, span));
         }
         tables.into_iter().map(|(t, _)| t).collect()
