@@ -149,6 +149,16 @@ fn wrap(line: &str, width: usize) -> Vec<String> {
     out
 }
 
+/// Each node's position in `graph.nodes`, by id.
+fn node_index(graph: &Graph) -> BTreeMap<&str, usize> {
+    graph
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.id.as_str(), i))
+        .collect()
+}
+
 /// A node's top-left corner.
 #[derive(Debug, Clone, Copy, Default)]
 struct Position {
@@ -157,12 +167,7 @@ struct Position {
 }
 
 fn place(graph: &Graph, boxes: &[Measured]) -> Vec<Position> {
-    let index: BTreeMap<&str, usize> = graph
-        .nodes
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (n.id.as_str(), i))
-        .collect();
+    let index = node_index(graph);
     // The solid edge into a node (a sink's topic, a table's sink) and out of
     // an endpoint (its topic).
     let parent = |i: usize| {
@@ -372,12 +377,7 @@ fn render(graph: &Graph, boxes: &[Measured], placed: &[Position], style: SvgStyl
         out,
         r##"<rect width="{width}" height="{height}" rx="8" fill="#ffffff" stroke="#d0d7de"/>"##
     );
-    let index: BTreeMap<&str, usize> = graph
-        .nodes
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (n.id.as_str(), i))
-        .collect();
+    let index = node_index(graph);
     for edge in &graph.edges {
         let (Some(&from), Some(&to)) = (index.get(edge.from.as_str()), index.get(edge.to.as_str()))
         else {
