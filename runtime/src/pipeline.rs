@@ -4,7 +4,7 @@ use crate::api::{self, ApiLimits, ApiState};
 use crate::backlog::{Backlog, BacklogLimit};
 use crate::bus::{BusError, BusSettings};
 use crate::metrics::Metrics;
-use crate::sink::{SinkCommand, SinkError, SinkSummary, SinkWorker};
+use crate::sink::{SinkCommand, SinkError, SinkSummary, TopicReader};
 use pipec_compiler::plan::Trigger;
 use pipec_compiler::Plan;
 use rdkafka::producer::Producer;
@@ -75,7 +75,7 @@ pub enum RunError {
 pub struct Pipeline {
     settings: RunSettings,
     state: Arc<ApiState>,
-    sinks: Vec<SinkWorker>,
+    sinks: Vec<TopicReader>,
 }
 
 /// A pipeline whose port is bound: `serve` starts everything.
@@ -107,19 +107,14 @@ impl Pipeline {
         });
         let metrics = Arc::new(Metrics::new());
         let sinks = if settings.role.sinks() {
-            (0..plan.sinks.len())
-                .map(|index| {
-                    SinkWorker::build(
-                        &plan,
-                        index,
-                        &settings.bus,
-                        &settings.data_dir,
-                        metrics.clone(),
-                        backlog.clone(),
-                    )
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(Box::new)?
+            TopicReader::build_all(
+                &plan,
+                &settings.bus,
+                &settings.data_dir,
+                metrics.clone(),
+                backlog.clone(),
+            )
+            .map_err(Box::new)?
         } else {
             Vec::new()
         };
@@ -147,7 +142,7 @@ impl Pipeline {
     /// is no API to keep serving.
     pub fn finishes_by_itself(&self) -> bool {
         let api = self.settings.role.api() && !self.state.plan.endpoints.is_empty();
-        !api && !self.sinks.is_empty() && self.sinks.iter().all(SinkWorker::is_once)
+        !api && !self.sinks.is_empty() && self.sinks.iter().all(TopicReader::is_once)
     }
 
     /// Creates missing topics (on a real cluster), opens the SQL catalog if
@@ -257,12 +252,12 @@ impl BoundPipeline {
 }
 
 fn collect(
-    joined: Result<Result<SinkSummary, SinkError>, tokio::task::JoinError>,
+    joined: Result<Result<Vec<SinkSummary>, SinkError>, tokio::task::JoinError>,
     summaries: &mut Vec<SinkSummary>,
     failure: &mut Option<RunError>,
 ) {
     match joined {
-        Ok(Ok(summary)) => summaries.push(summary),
+        Ok(Ok(done)) => summaries.extend(done),
         Ok(Err(error)) => {
             tracing::error!(%error, "sink failed");
             failure.get_or_insert(RunError::Sink(Box::new(error)));

@@ -212,6 +212,18 @@ impl Storage {
         path
     }
 
+    /// An upload of `relative` in parts as it is written (a multipart
+    /// upload on object stores, a staging file on a disk), visible only
+    /// once shut down.
+    pub fn writer(&self, relative: &str) -> object_store::buffered::BufWriter {
+        object_store::buffered::BufWriter::new(self.store.clone(), self.path(relative))
+    }
+
+    /// A failure of this store, as its other operations report them.
+    pub fn error(&self, source: object_store::Error) -> StorageError {
+        self.io(source)
+    }
+
     fn io(&self, source: object_store::Error) -> StorageError {
         StorageError::Io {
             location: self.display.clone(),

@@ -4,9 +4,9 @@
 //! Each test gets a fresh bus and a fresh data directory. Its requests go
 //! through the API's router (routing, auth, limits, event building); its
 //! raw messages are appended to the bus as another producer's would be.
-//! Then every sink reads every partition of its topic into the same
-//! `PartitionBuffer` a Kafka sink uses (decoding, dead letters, the filter,
-//! metadata columns) and writes Parquet files and a checkpoint the same
+//! Then every topic's messages go through the same Kafka-free sink core a
+//! Kafka reader feeds (`sink::core`: decoding, dead letters, the filters,
+//! metadata columns), which writes Parquet files and checkpoints the same
 //! two-phase way; the tables are read back through the catalog `pipec
 //! query` uses, and compared with the expectations.
 //!
@@ -20,16 +20,12 @@ use crate::api::{self, ApiLimits, ApiState, Producer};
 use crate::catalog;
 use crate::memory_bus::MemoryBus;
 use crate::metrics::Metrics;
-use crate::sink::checkpoint::CheckpointStore;
-use crate::sink::decode::{file_schema, full_schema};
-use crate::sink::filter::CompiledFilter;
-use crate::sink::{PartitionBuffer, WriteTarget};
-use crate::storage::Storage;
+use crate::sink::core::{Message, TopicSinks};
 use axum::body::Body;
 use cells::Rows;
 use compare::RowDiff;
 use http_body_util::BodyExt;
-use pipec_compiler::plan::{Location, Plan, DEAD_LETTER_PARTITION};
+use pipec_compiler::plan::{Location, Plan};
 use pipec_compiler::test_plan::{
     ExpectTarget, ExpectedResponse, Given, PipelineTest, TableExpectation, TestRequest, TextMatch,
 };
@@ -130,8 +126,8 @@ async fn run_into(
             }
         }
     }
-    for index in 0..plan.sinks.len() {
-        write_sink(&plan, index, &bus, scratch).await?;
+    for topic in &plan.topics {
+        write_sinks(&plan, &topic.name, &bus, scratch).await?;
     }
     let (ctx, _) = catalog::session(&plan, scratch)
         .await
@@ -239,49 +235,39 @@ fn check_response(
     })
 }
 
-/// Everything a sink's topic holds, read and written once, as a sink with
-/// `trigger once` would.
-async fn write_sink(plan: &Plan, index: usize, bus: &MemoryBus, dir: &Path) -> Result<(), String> {
-    let sink = &plan.sinks[index];
-    let topic = plan.topic(&sink.topic);
-    let schema = plan.topic_schema(topic);
-    let storage = |location: &Location| Storage::open(location, dir).map_err(|e| e.to_string());
-    let data = storage(&sink.path)?;
-    let checkpoints = CheckpointStore::new(storage(&sink.checkpoint)?);
-    let dead_letters = storage(&plan.dead_letters.path)?
-        .subdirectory(&format!("{DEAD_LETTER_PARTITION}={}", sink.name));
-    let full = full_schema(schema, &sink.metadata);
-    let filter = match &sink.filter {
-        Some(expr) => Some(CompiledFilter::new(expr, &full).map_err(|e| e.to_string())?),
-        None => None,
-    };
-    let files = file_schema(sink);
-    for (partition, messages) in bus.partitions(&topic.name).into_iter().enumerate() {
-        let mut buffer = PartitionBuffer::new(partition as i32, 0, schema, &sink.metadata)
-            .map_err(|e| e.to_string())?;
+/// Everything the topic holds, read and written once by each of its sinks,
+/// as sinks with `trigger once` would.
+async fn write_sinks(plan: &Plan, topic: &str, bus: &MemoryBus, dir: &Path) -> Result<(), String> {
+    let metrics = Arc::new(Metrics::new());
+    let mut sinks = TopicSinks::build(plan, topic, dir, metrics, None, "pipec-test".into())
+        .map_err(|e| e.to_string())?;
+    if sinks.is_empty() {
+        return Ok(());
+    }
+    sinks.set_cluster("memory".into());
+    for (partition, messages) in bus.partitions(topic).into_iter().enumerate() {
+        let partition = partition as i32;
+        sinks.open(partition).await.map_err(|e| e.to_string())?;
         for (offset, message) in messages.into_iter().enumerate() {
-            buffer.accept(
-                &topic.name,
-                schema,
-                offset as i64,
-                message.timestamp_micros,
-                Some(message.payload),
-            );
+            sinks
+                .accept(Message {
+                    partition,
+                    offset: offset as i64,
+                    timestamp_micros: message.timestamp_micros,
+                    payload: Some(message.payload),
+                })
+                .await
+                .map_err(|e| e.to_string())?;
         }
-        buffer
-            .write(WriteTarget {
-                sink,
-                topic: &topic.name,
-                cluster: "memory",
-                filter: filter.as_ref(),
-                file_schema: &files,
-                data: &data,
-                dead_letters: &dead_letters,
-                checkpoints: &checkpoints,
-                owner: "pipec-test",
-            })
-            .await
-            .map_err(|e| format!("sink `{}`: {e}", sink.name))?;
+    }
+    for index in 0..sinks.len() {
+        sinks.write(index, None).await.map_err(|e| e.to_string())?;
+        if sinks.has_rewound() {
+            return Err(format!(
+                "sink `{}`: the test's directory could not be written",
+                sinks.name(index)
+            ));
+        }
     }
     Ok(())
 }

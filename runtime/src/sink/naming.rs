@@ -30,6 +30,22 @@ impl FileKey<'_> {
     }
 }
 
+impl FileKey<'_> {
+    /// The name of a file still being written, whose last offset is not
+    /// known yet: `part-events-000-00000000000000000100-open-c1a2b3c4.parquet`.
+    /// Only ever used hidden ([`pending_name`]); the commit renames the file
+    /// to its [`FileKey::file_name`].
+    pub fn open_name(&self) -> String {
+        format!(
+            "part-{}-{:03}-{:020}-open-{}.parquet",
+            sanitize(self.topic),
+            self.partition,
+            self.first_offset,
+            self.cluster
+        )
+    }
+}
+
 /// The hidden name a file is written under before its checkpoint commits it.
 /// A leading `.` hides it from Spark, Hive, Trino and DataFusion alike, and
 /// the suffix keeps it from matching `*.parquet`. The writer's claim

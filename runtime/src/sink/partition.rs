@@ -1,39 +1,41 @@
-//! One Kafka partition's share of a sink: the events read since the last
-//! write, and the two-phase write that makes them durable exactly once.
+//! One Kafka partition's share of a sink: the rows taken since the last
+//! write, streaming into hidden files, and the two-phase write that makes
+//! them durable exactly once.
 
 use super::checkpoint::{Checkpoint, CheckpointError, CheckpointStore, CommittedFile, FileStore};
-use super::decode::{classify, dead_letter_batch, BatchBuilder, DeadLetter};
+use super::chunk::Chunk;
+use super::decode::{dead_letter_batch, DeadLetter};
+use super::file::StreamingFile;
 use super::filter::CompiledFilter;
 use super::naming::{generation_of, is_pending, partition_of, pending_name, FileKey};
-use super::writer::{encode_parquet, project, split};
+use super::writer::{encode_parquet, project, split, writer_properties};
 use crate::storage::{ObjectVersion, Storage, StorageError};
 use arrow::datatypes::SchemaRef;
-use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
-use pipec_compiler::plan::{Compression, MetadataNames, Schema, Sink};
-
-/// Rows are turned into Arrow (and filtered) in batches of this many.
-pub const DECODE_BATCH: usize = 4096;
+use pipec_compiler::plan::{Compression, Sink};
+use std::collections::BTreeMap;
 
 pub struct PartitionBuffer {
     partition: i32,
-    /// The next offset to read: everything before is written or buffered.
+    /// The next offset to take: everything before is written or in a file
+    /// being written.
     position: i64,
-    /// The first offset read since the last write.
+    /// The next offset of the last commit: where a rewind starts again.
+    committed_position: i64,
+    /// The first offset taken since the last write.
     first_unwritten: Option<i64>,
     messages: u64,
-    builder: BatchBuilder,
-    /// Filtered rows, ready to write.
-    batches: Vec<RecordBatch>,
+    /// Rows kept by the filter since the last write.
     rows: u64,
     dead: Vec<DeadLetter>,
-    /// No message of this partition was seen since it was opened.
-    fresh: bool,
+    /// The files being written, by partition directory (`""` for none).
+    files: BTreeMap<String, StreamingFile>,
     /// This worker's claim on the partition: what its commits are based on.
     claim: Claim,
     /// A checkpoint this buffer committed whose files are not all visible
-    /// yet: a retry only finishes its renames, never writes it again.
-    committed: Option<Checkpoint>,
+    /// yet, and what it wrote: a retry only finishes its renames, never
+    /// writes it again.
+    committed: Option<(Checkpoint, Written)>,
 }
 
 /// A worker's claim on a partition (see `checkpoint`'s fencing protocol).
@@ -61,7 +63,8 @@ pub enum WriteError {
     /// visible, and its events are left in Kafka for the owner.
     #[error("partition {partition} was claimed by another worker")]
     Fenced { partition: i32 },
-    /// The store failed; the write can be done again from the start.
+    /// The store failed; what was taken since the last commit must be read
+    /// again (see [`PartitionBuffer::rewind`]).
     #[error(transparent)]
     Storage(#[from] StorageError),
     #[error("{0}")]
@@ -71,6 +74,12 @@ pub enum WriteError {
 impl From<String> for WriteError {
     fn from(message: String) -> Self {
         WriteError::Failed(message)
+    }
+}
+
+impl From<arrow::error::ArrowError> for WriteError {
+    fn from(error: arrow::error::ArrowError) -> Self {
+        WriteError::Failed(error.to_string())
     }
 }
 
@@ -90,6 +99,8 @@ pub struct WriteTarget<'a> {
     pub topic: &'a str,
     pub cluster: &'a str,
     pub filter: Option<&'a CompiledFilter>,
+    /// The columns the filter sees, under this sink's metadata names.
+    pub full_schema: &'a SchemaRef,
     pub file_schema: &'a SchemaRef,
     pub data: &'a Storage,
     pub dead_letters: &'a Storage,
@@ -99,25 +110,19 @@ pub struct WriteTarget<'a> {
 }
 
 impl PartitionBuffer {
-    pub fn new(
-        partition: i32,
-        next_offset: i64,
-        schema: &Schema,
-        metadata: &MetadataNames,
-    ) -> Result<Self, ArrowError> {
-        Ok(PartitionBuffer {
+    pub fn new(partition: i32, next_offset: i64) -> Self {
+        PartitionBuffer {
             partition,
             position: next_offset,
+            committed_position: next_offset,
             first_unwritten: None,
             messages: 0,
-            builder: BatchBuilder::new(schema, metadata)?,
-            batches: Vec::new(),
             rows: 0,
             dead: Vec::new(),
-            fresh: true,
+            files: BTreeMap::new(),
             claim: Claim::default(),
             committed: None,
-        })
+        }
     }
 
     /// The buffer of a partition this worker claimed.
@@ -126,85 +131,97 @@ impl PartitionBuffer {
         self
     }
 
-    pub fn is_fresh(&self) -> bool {
-        self.fresh
-    }
-
-    pub fn mark_positioned(&mut self) {
-        self.fresh = false;
-    }
-
     pub fn position(&self) -> i64 {
         self.position
+    }
+
+    /// The next offset of the last commit.
+    pub fn committed_position(&self) -> i64 {
+        self.committed_position
     }
 
     pub fn messages(&self) -> u64 {
         self.messages
     }
 
-    /// Rows kept so far, counting rows not yet filtered as kept.
+    /// Rows kept so far.
     pub fn rows(&self) -> u64 {
-        self.rows + self.builder.len() as u64
+        self.rows
     }
 
-    pub fn pending_rows(&self) -> usize {
-        self.builder.len()
-    }
-
-    /// Takes one message; `true` if it became a dead letter.
-    pub fn accept(
+    /// Takes a chunk of decoded messages: the rows this sink's filter keeps
+    /// go on to the files, each to its partition directory's.
+    pub async fn take(
         &mut self,
-        topic: &str,
-        schema: &Schema,
-        offset: i64,
-        timestamp_micros: i64,
-        payload: Option<Vec<u8>>,
-    ) -> bool {
-        self.first_unwritten.get_or_insert(offset);
-        self.position = offset + 1;
-        self.messages += 1;
-        match classify(payload.as_deref(), schema) {
-            Ok(row) => {
-                let raw = String::from_utf8(payload.unwrap_or_default())
-                    .expect("a message that parsed as JSON is UTF-8");
-                self.builder.push(raw, timestamp_micros, row);
-                false
-            }
-            Err(reason) => {
-                self.dead.push(DeadLetter {
-                    raw: payload.unwrap_or_default(),
-                    reason,
-                    topic: topic.to_string(),
-                    partition: self.partition,
-                    offset,
-                    timestamp_micros,
-                });
-                true
-            }
-        }
-    }
-
-    /// Turns the rows read so far into Arrow and keeps those the filter passes.
-    pub fn decode(&mut self, filter: Option<&CompiledFilter>) -> Result<(), String> {
-        let Some(batch) = self.builder.finish().map_err(|e| e.to_string())? else {
+        chunk: &Chunk,
+        target: &WriteTarget<'_>,
+    ) -> Result<(), WriteError> {
+        self.first_unwritten.get_or_insert(chunk.first_offset);
+        self.position = chunk.next_offset;
+        self.messages += chunk.messages;
+        self.dead.extend(chunk.dead.iter().cloned());
+        let Some(batch) = &chunk.batch else {
             return Ok(());
         };
-        let kept = match filter {
+        // The same columns under this sink's metadata names.
+        let batch = RecordBatch::try_new(target.full_schema.clone(), batch.columns().to_vec())?;
+        let kept = match target.filter {
             Some(filter) => filter.apply(&batch).map_err(|e| e.to_string())?,
             None => batch,
         };
         self.rows += kept.num_rows() as u64;
-        if kept.num_rows() > 0 {
-            self.batches.push(kept);
+        if kept.num_rows() == 0 {
+            return Ok(());
+        }
+        let first = *self.first_unwritten.get_or_insert(chunk.first_offset);
+        for (directory, rows) in split(&kept, target.sink.partitioning.as_ref())? {
+            let rows = project(&rows, target.file_schema)?;
+            let file = match self.files.entry(directory) {
+                std::collections::btree_map::Entry::Occupied(open) => open.into_mut(),
+                std::collections::btree_map::Entry::Vacant(new) => {
+                    let key = FileKey {
+                        topic: target.topic,
+                        partition: self.partition,
+                        first_offset: first,
+                        last_offset: first,
+                        cluster: target.cluster,
+                    };
+                    let pending = join(
+                        new.key(),
+                        &pending_name(&key.open_name(), self.claim.generation),
+                    );
+                    new.insert(StreamingFile::create(
+                        target.data,
+                        pending,
+                        target.file_schema.clone(),
+                        writer_properties(target.sink.compression),
+                    ))
+                }
+            };
+            file.write(rows).await?;
         }
         Ok(())
     }
 
-    /// The two-phase write: hidden files, checkpoint (the commit point),
-    /// then the files made visible.
+    /// Forgets everything taken since the last commit, after a failure of
+    /// the store: the files being written are abandoned, and the partition
+    /// is read again from the returned offset, which the checkpoint holds.
+    pub fn rewind(&mut self) -> i64 {
+        self.files.clear();
+        self.position = self.committed_position;
+        self.first_unwritten = None;
+        self.messages = 0;
+        self.rows = 0;
+        self.dead.clear();
+        self.committed_position
+    }
+
+    /// The two-phase write: hidden files completed, checkpoint (the commit
+    /// point), then the files made visible. After a storage error before
+    /// the commit the buffer must be rewound.
     pub async fn write(&mut self, target: WriteTarget<'_>) -> Result<Written, WriteError> {
-        if let Some(checkpoint) = self.committed.clone() {
-            return self.finish(&checkpoint, &target).await;
+        if self.committed.is_some() {
+            return self.finish(&target).await;
         }
         let Some(first) = self.first_unwritten else {
             return Ok(Written {
@@ -212,53 +229,34 @@ impl PartitionBuffer {
                 ..Written::default()
             });
         };
-        self.decode(target.filter)?;
-        let last = self.position - 1;
         let key = FileKey {
             topic: target.topic,
             partition: self.partition,
             first_offset: first,
-            last_offset: last,
+            last_offset: self.position - 1,
             cluster: target.cluster,
         };
         let name = key.file_name();
         let mut files = Vec::new();
-        if !self.batches.is_empty() {
-            let all = arrow::compute::concat_batches(&self.batches[0].schema(), &self.batches)
-                .map_err(|e| e.to_string())?;
-            for (directory, rows) in
-                split(&all, target.sink.partitioning.as_ref()).map_err(|e| e.to_string())?
-            {
-                let rows = project(&rows, target.file_schema).map_err(|e| e.to_string())?;
-                let bytes =
-                    encode_parquet(&rows, target.sink.compression).map_err(|e| e.to_string())?;
-                files.push(
-                    put_hidden(
-                        target.data,
-                        FileStore::Data,
-                        &directory,
-                        &name,
-                        self.claim.generation,
-                        bytes,
-                    )
-                    .await?,
-                );
-            }
+        for (directory, file) in std::mem::take(&mut self.files) {
+            let pending = file.pending.clone();
+            file.finish().await?;
+            files.push(CommittedFile {
+                store: FileStore::Data,
+                pending,
+                visible: join(&directory, &name),
+            });
         }
         if !self.dead.is_empty() {
-            let batch = dead_letter_batch(&self.dead).map_err(|e| e.to_string())?;
+            let batch = dead_letter_batch(&self.dead)?;
             let bytes = encode_parquet(&batch, Compression::Snappy).map_err(|e| e.to_string())?;
-            files.push(
-                put_hidden(
-                    target.dead_letters,
-                    FileStore::DeadLetters,
-                    "",
-                    &name,
-                    self.claim.generation,
-                    bytes,
-                )
-                .await?,
-            );
+            let file = CommittedFile {
+                store: FileStore::DeadLetters,
+                pending: pending_name(&name, self.claim.generation),
+                visible: name.clone(),
+            };
+            target.dead_letters.put(&file.pending, bytes).await?;
+            files.push(file);
         }
         let checkpoint = Checkpoint {
             cluster: target.cluster.to_string(),
@@ -305,21 +303,8 @@ impl PartitionBuffer {
             Err(error) => return Err(WriteError::Failed(error.to_string())),
         }
         // Committed: a failure from here on is finished by the retry (renames
-        // only) or by the partition's next owner's recovery.
-        self.committed = Some(checkpoint.clone());
-        self.finish(&checkpoint, &target).await
-    }
-
-    /// Makes a committed write's files visible and empties the buffer.
-    async fn finish(
-        &mut self,
-        checkpoint: &Checkpoint,
-        target: &WriteTarget<'_>,
-    ) -> Result<Written, WriteError> {
-        for file in &checkpoint.files {
-            make_visible(store_of(file, target.data, target.dead_letters), file).await?;
-        }
-        self.committed = None;
+        // only) or by the partition's next owner's recovery. What is taken
+        // from now on is the next write's.
         let written = Written {
             messages: self.messages,
             rows: self.rows,
@@ -327,12 +312,32 @@ impl PartitionBuffer {
             files: checkpoint.files.len() as u64,
             next_offset: self.position,
         };
+        self.committed_position = self.position;
         self.first_unwritten = None;
         self.messages = 0;
         self.rows = 0;
-        self.batches.clear();
         self.dead.clear();
+        self.committed = Some((checkpoint, written));
+        self.finish(&target).await
+    }
+
+    /// Makes the committed write's files visible.
+    async fn finish(&mut self, target: &WriteTarget<'_>) -> Result<Written, WriteError> {
+        let (checkpoint, _) = self.committed.as_ref().expect("called after a commit");
+        for file in &checkpoint.files {
+            make_visible(store_of(file, target.data, target.dead_letters), file).await?;
+        }
+        let (_, written) = self.committed.take().expect("called after a commit");
         Ok(written)
+    }
+}
+
+/// `directory/file`, or `file` at the top.
+fn join(directory: &str, file: &str) -> String {
+    if directory.is_empty() {
+        file.to_string()
+    } else {
+        format!("{directory}/{file}")
     }
 }
 
@@ -356,30 +361,6 @@ async fn make_visible(storage: &Storage, file: &CommittedFile) -> Result<(), Sto
             }
         }
     }
-}
-
-async fn put_hidden(
-    storage: &Storage,
-    store: FileStore,
-    directory: &str,
-    name: &str,
-    generation: u64,
-    bytes: Vec<u8>,
-) -> Result<CommittedFile, StorageError> {
-    let join = |file: &str| {
-        if directory.is_empty() {
-            file.to_string()
-        } else {
-            format!("{directory}/{file}")
-        }
-    };
-    let file = CommittedFile {
-        store,
-        pending: join(&pending_name(name, generation)),
-        visible: join(name),
-    };
-    storage.put(&file.pending, bytes).await?;
-    Ok(file)
 }
 
 /// Finishes the renames of the last committed write, which a crash may have
@@ -451,6 +432,7 @@ mod tests {
         dead: Storage,
         checkpoints: CheckpointStore,
         filter: CompiledFilter,
+        full_schema: SchemaRef,
         file_schema: SchemaRef,
     }
 
@@ -468,7 +450,9 @@ mod tests {
         let full = super::super::decode::full_schema(&plan.schemas[0], &plan.sinks[0].metadata);
         let filter = CompiledFilter::new(plan.sinks[0].filter.as_ref().unwrap(), &full).unwrap();
         let file_schema = full.clone();
+        let full_schema = full.clone();
         Fixture {
+            full_schema,
             plan,
             dir,
             data,
@@ -486,6 +470,7 @@ mod tests {
                 topic: "t",
                 cluster: "cafe0001",
                 filter: Some(&self.filter),
+                full_schema: &self.full_schema,
                 file_schema: &self.file_schema,
                 data: &self.data,
                 dead_letters: &self.dead,
@@ -506,9 +491,12 @@ mod tests {
         }
     }
 
-    fn feed(buffer: &mut PartitionBuffer, schema: &Schema, from: i64, messages: &[&str]) {
+    /// Messages from offset `from` on, decoded as the topic's reader does.
+    async fn feed(f: &Fixture, buffer: &mut PartitionBuffer, from: i64, messages: &[&str]) {
+        let schema = &f.plan.schemas[0];
+        let mut chunk = super::super::chunk::ChunkBuilder::new(0, schema).unwrap();
         for (i, text) in messages.iter().enumerate() {
-            buffer.accept(
+            chunk.push(
                 "t",
                 schema,
                 from + i as i64,
@@ -516,17 +504,18 @@ mod tests {
                 Some(text.as_bytes().to_vec()),
             );
         }
+        let chunk = chunk.finish().unwrap().unwrap();
+        buffer.take(&chunk, &f.target()).await.unwrap();
     }
 
     #[tokio::test]
     async fn the_watermark_covers_written_filtered_and_dead_messages() {
         let f = fixture("watermark");
-        let schema = &f.plan.schemas[0];
-        let mut buffer = PartitionBuffer::new(0, 10, schema, &MetadataNames::default()).unwrap();
+        let mut buffer = PartitionBuffer::new(0, 10);
         assert_eq!(buffer.position(), 10);
         feed(
+            &f,
             &mut buffer,
-            schema,
             10,
             &[
                 r#"{"kind":"keep"}"#,
@@ -534,7 +523,8 @@ mod tests {
                 "not json",
                 r#"{"kind":"keep","n":2}"#,
             ],
-        );
+        )
+        .await;
         assert_eq!((buffer.position(), buffer.messages()), (14, 4));
         let written = buffer.write(f.target()).await.unwrap();
         assert_eq!(
@@ -556,7 +546,7 @@ mod tests {
         let again = buffer.write(f.target()).await.unwrap();
         assert_eq!((again.files, again.next_offset), (0, 14));
         // Only filtered-out messages: no file, but the checkpoint moves on.
-        feed(&mut buffer, schema, 14, &[r#"{"kind":"drop"}"#]);
+        feed(&f, &mut buffer, 14, &[r#"{"kind":"drop"}"#]).await;
         let filtered = buffer.write(f.target()).await.unwrap();
         assert_eq!((filtered.files, filtered.next_offset), (0, 15));
         assert_eq!(
@@ -574,9 +564,8 @@ mod tests {
     #[tokio::test]
     async fn recovery_finishes_committed_renames_and_drops_uncommitted_files() {
         let f = fixture("recover");
-        let schema = &f.plan.schemas[0];
-        let mut buffer = PartitionBuffer::new(0, 0, schema, &MetadataNames::default()).unwrap();
-        feed(&mut buffer, schema, 0, &[r#"{"kind":"keep"}"#]);
+        let mut buffer = PartitionBuffer::new(0, 0);
+        feed(&f, &mut buffer, 0, &[r#"{"kind":"keep"}"#]).await;
         buffer.write(f.target()).await.unwrap();
         // The next worker claims the partition (generation 1) and recovers.
         let committed_checkpoint = f.checkpoints.load("t", 0).await.unwrap().unwrap();
@@ -631,8 +620,6 @@ mod tests {
     #[tokio::test]
     async fn a_worker_that_lost_its_partition_cannot_commit_for_it() {
         let f = fixture("fenced");
-        let schema = &f.plan.schemas[0];
-        let metadata = MetadataNames::default();
         let fresh = || Checkpoint {
             cluster: "cafe0001".into(),
             topic: "t".into(),
@@ -643,22 +630,20 @@ mod tests {
             owner: String::new(),
         };
         let open = |claimed: Checkpoint, version| {
-            PartitionBuffer::new(0, claimed.next_offset, schema, &metadata)
-                .unwrap()
-                .with_claim(Claim {
-                    generation: claimed.generation,
-                    version,
-                })
+            PartitionBuffer::new(0, claimed.next_offset).with_claim(Claim {
+                generation: claimed.generation,
+                version,
+            })
         };
         let keep = r#"{"kind":"keep"}"#;
         let (claimed, version) = f.checkpoints.claim(fresh(), "zombie").await.unwrap();
         let mut zombie = open(claimed, version);
-        feed(&mut zombie, schema, 0, &[keep, keep, keep]);
+        feed(&f, &mut zombie, 0, &[keep, keep, keep]).await;
         // The new owner claims, reads the same offsets and more, commits.
         let (claimed, version) = f.checkpoints.claim(fresh(), "owner").await.unwrap();
         assert_eq!(claimed.generation, 2);
         let mut owner = open(claimed, version);
-        feed(&mut owner, schema, 0, &[keep, keep, keep, keep, keep]);
+        feed(&f, &mut owner, 0, &[keep, keep, keep, keep, keep]).await;
         owner.write(f.target()).await.unwrap();
         // The zombie wakes and writes: refused, and nothing of it remains.
         let error = zombie.write(f.target()).await.unwrap_err();
@@ -678,7 +663,7 @@ mod tests {
             "the checkpoint never moves back"
         );
         // The owner goes on committing on its own version.
-        feed(&mut owner, schema, 5, &[keep]);
+        feed(&f, &mut owner, 5, &[keep]).await;
         assert_eq!(owner.write(f.target()).await.unwrap().next_offset, 6);
         std::fs::remove_dir_all(&f.dir).unwrap();
     }
@@ -689,9 +674,8 @@ mod tests {
     #[tokio::test]
     async fn a_fenced_retry_leaves_the_files_a_landed_commit_names() {
         let f = fixture("fenced-retry");
-        let schema = &f.plan.schemas[0];
-        let mut zombie = PartitionBuffer::new(0, 0, schema, &MetadataNames::default()).unwrap();
-        feed(&mut zombie, schema, 0, &[r#"{"kind":"keep"}"#]);
+        let mut zombie = PartitionBuffer::new(0, 0);
+        feed(&f, &mut zombie, 0, &[r#"{"kind":"keep"}"#]).await;
         zombie.write(f.target()).await.unwrap();
         let committed = f.checkpoints.load("t", 0).await.unwrap().unwrap();
         let file = committed.files[0].clone();
@@ -703,8 +687,8 @@ mod tests {
             .claim(committed.clone(), "owner")
             .await
             .unwrap();
-        let mut retry = PartitionBuffer::new(0, 0, schema, &MetadataNames::default()).unwrap();
-        feed(&mut retry, schema, 0, &[r#"{"kind":"keep"}"#]);
+        let mut retry = PartitionBuffer::new(0, 0);
+        feed(&f, &mut retry, 0, &[r#"{"kind":"keep"}"#]).await;
         assert!(matches!(
             retry.write(f.target()).await,
             Err(WriteError::Fenced { partition: 0 })

@@ -1,0 +1,684 @@
+//! The sinks of one topic, without Kafka: messages in, files and
+//! checkpoints out. The topic is read once for all of its sinks: each
+//! message is classified and decoded once ([`ChunkBuilder`]), and every
+//! sink takes the decoded chunk through its own filter into its own files.
+//! Each sink keeps its own checkpoint per partition: the reader resumes
+//! from the lowest, and a sink skips what it has already written.
+//!
+//! The Kafka loop (`super::TopicReader`) feeds it and acts on what it asks:
+//! where to seek after a partition is opened or rewound.
+
+use super::checkpoint::{Checkpoint, CheckpointStore};
+use super::chunk::{Chunk, ChunkBuilder};
+use super::decode::{file_schema, full_schema};
+use super::filter::CompiledFilter;
+use super::partition::{self, Claim, PartitionBuffer, WriteError, WriteTarget, Written};
+use super::trigger::{Buffered, Due, TriggerPolicy};
+use super::{SinkError, SinkSummary};
+use crate::backlog::Backlog;
+use crate::metrics::Metrics;
+use crate::storage::{ObjectVersion, Storage};
+use arrow::datatypes::SchemaRef;
+use pipec_compiler::plan::{Plan, Schema, Sink, DEAD_LETTER_PARTITION};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A message as the sinks need it, whatever it was read from.
+#[derive(Debug, Clone)]
+pub struct Message {
+    pub partition: i32,
+    pub offset: i64,
+    pub timestamp_micros: i64,
+    pub payload: Option<Vec<u8>>,
+}
+
+/// One sink of the topic.
+struct SinkState {
+    sink: Sink,
+    data: Storage,
+    dead_letters: Storage,
+    checkpoints: CheckpointStore,
+    filter: Option<CompiledFilter>,
+    full_schema: SchemaRef,
+    file_schema: SchemaRef,
+    policy: TriggerPolicy,
+    partitions: BTreeMap<i32, PartitionBuffer>,
+    /// Partitions another worker claimed from this sink: left alone until
+    /// they are assigned here again, or this worker would claim them back.
+    fenced: BTreeSet<i32>,
+    /// Claims made whose recovery has not finished (a storage failure):
+    /// retried without claiming again, which would fence the claim itself.
+    claims: BTreeMap<i32, (Checkpoint, ObjectVersion)>,
+    last_write: Instant,
+    summary: SinkSummary,
+    events_read: prometheus::IntCounter,
+    dead_lettered: prometheus::IntCounter,
+}
+
+/// A partition's messages not yet handed to the sinks, and which sinks
+/// take them: at a resume, sinks that wrote further skip what they have.
+struct Pending {
+    chunk: ChunkBuilder,
+    audience: Vec<usize>,
+}
+
+/// What a write did to one partition of one sink.
+#[derive(Debug)]
+pub struct PartitionWritten {
+    pub sink: usize,
+    pub partition: i32,
+    pub written: Written,
+}
+
+/// The sinks of one topic.
+pub struct TopicSinks {
+    topic: String,
+    schema: Schema,
+    /// Short id of the Kafka cluster the offsets are of.
+    cluster: String,
+    /// Who this worker is, in the checkpoints it claims.
+    owner: String,
+    sinks: Vec<SinkState>,
+    pending: BTreeMap<i32, Pending>,
+    /// Partitions rewound after a storage failure, for the reader to seek.
+    rewound: BTreeSet<i32>,
+    metrics: Arc<Metrics>,
+    backlog: Option<Arc<Backlog>>,
+}
+
+impl TopicSinks {
+    /// The sinks of `topic` in the plan, writing below `data_dir`.
+    pub fn build(
+        plan: &Plan,
+        topic: &str,
+        data_dir: &Path,
+        metrics: Arc<Metrics>,
+        backlog: Option<Arc<Backlog>>,
+        owner: String,
+    ) -> Result<TopicSinks, SinkError> {
+        let declared = plan
+            .topics
+            .iter()
+            .find(|t| t.name == topic)
+            .expect("a topic of the plan");
+        let schema = plan.topic_schema(declared).clone();
+        let mut sinks = Vec::new();
+        for sink in plan.sinks.iter().filter(|s| s.topic.name == topic) {
+            let name = sink.name.clone();
+            let storage_error = |source| SinkError::Storage {
+                sink: name.clone(),
+                source,
+            };
+            let data = Storage::open(&sink.path, data_dir).map_err(storage_error)?;
+            let checkpoints = CheckpointStore::new(
+                Storage::open(&sink.checkpoint, data_dir).map_err(storage_error)?,
+            );
+            let dead_letters = Storage::open(&plan.dead_letters.path, data_dir)
+                .map_err(storage_error)?
+                .subdirectory(&format!("{DEAD_LETTER_PARTITION}={name}"));
+            let full = full_schema(&schema, &sink.metadata);
+            let filter = match &sink.filter {
+                Some(expr) => {
+                    Some(
+                        CompiledFilter::new(expr, &full).map_err(|e| SinkError::Internal {
+                            sink: name.clone(),
+                            message: format!(
+                            "this is a bug in pipec: the filter does not lower to DataFusion: {e}"
+                        ),
+                        })?,
+                    )
+                }
+                None => None,
+            };
+            sinks.push(SinkState {
+                events_read: metrics.sink_events_read.with_label_values(&[name.as_str()]),
+                dead_lettered: metrics.dead_letters.with_label_values(&[name.as_str()]),
+                summary: SinkSummary {
+                    sink: name.clone(),
+                    ..SinkSummary::default()
+                },
+                file_schema: file_schema(sink),
+                full_schema: full,
+                policy: TriggerPolicy::from_plan(&sink.trigger),
+                sink: sink.clone(),
+                data,
+                dead_letters,
+                checkpoints,
+                filter,
+                partitions: BTreeMap::new(),
+                fenced: BTreeSet::new(),
+                claims: BTreeMap::new(),
+                last_write: Instant::now(),
+            });
+        }
+        Ok(TopicSinks {
+            topic: topic.to_string(),
+            schema,
+            cluster: String::new(),
+            owner,
+            sinks,
+            pending: BTreeMap::new(),
+            rewound: BTreeSet::new(),
+            metrics,
+            backlog,
+        })
+    }
+
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// The Kafka cluster the offsets are of (it names files and checkpoints).
+    pub fn set_cluster(&mut self, cluster: String) {
+        self.cluster = cluster;
+    }
+
+    pub fn len(&self) -> usize {
+        self.sinks.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sinks.is_empty()
+    }
+
+    pub fn name(&self, sink: usize) -> &str {
+        &self.sinks[sink].sink.name
+    }
+
+    pub fn policy(&self, sink: usize) -> TriggerPolicy {
+        self.sinks[sink].policy
+    }
+
+    pub fn summaries(&self) -> Vec<SinkSummary> {
+        self.sinks.iter().map(|s| s.summary.clone()).collect()
+    }
+
+    /// Whether some sink still has to claim the partition before reading it.
+    pub fn needs_open(&self, partition: i32) -> bool {
+        self.sinks
+            .iter()
+            .any(|s| !s.fenced.contains(&partition) && !s.partitions.contains_key(&partition))
+    }
+
+    /// Whether no sink of this worker writes the partition (another worker
+    /// claimed it from all of them): its messages stay in Kafka for it.
+    pub fn all_fenced(&self, partition: i32) -> bool {
+        self.sinks.iter().all(|s| s.fenced.contains(&partition))
+    }
+
+    /// Claims the partition for every sink that has not, each from its own
+    /// checkpoint (see `checkpoint`'s fencing protocol): then the hidden
+    /// files a crash left are made visible if the checkpoint names them,
+    /// deleted if not. A transient error may be retried: claims made stay.
+    pub async fn open(&mut self, partition: i32) -> Result<(), SinkError> {
+        for index in 0..self.sinks.len() {
+            let sink = &self.sinks[index];
+            if sink.fenced.contains(&partition) || sink.partitions.contains_key(&partition) {
+                continue;
+            }
+            let buffer = self.claim(index, partition).await?;
+            let sink = &mut self.sinks[index];
+            sink.claims.remove(&partition);
+            sink.partitions.insert(partition, buffer);
+        }
+        Ok(())
+    }
+
+    async fn claim(&mut self, index: usize, partition: i32) -> Result<PartitionBuffer, SinkError> {
+        let fresh = Checkpoint {
+            cluster: self.cluster.clone(),
+            topic: self.topic.clone(),
+            partition,
+            next_offset: 0,
+            files: Vec::new(),
+            generation: 0,
+            owner: String::new(),
+        };
+        let sink = &mut self.sinks[index];
+        let name = sink.sink.name.clone();
+        let (claimed, version) = match sink.claims.get(&partition) {
+            Some(held) => held.clone(),
+            None => {
+                let claim = sink
+                    .checkpoints
+                    .claim(fresh, &self.owner)
+                    .await
+                    .map_err(|source| SinkError::Checkpoint {
+                        sink: name.clone(),
+                        source,
+                    })?;
+                sink.claims.insert(partition, claim.clone());
+                claim
+            }
+        };
+        tracing::debug!(sink = %name, partition, generation = claimed.generation, "partition claimed");
+        let storage_error = |source| SinkError::Storage {
+            sink: name.clone(),
+            source,
+        };
+        let next_offset = if claimed.cluster == self.cluster {
+            partition::recover(&claimed, &sink.data, &sink.dead_letters, &self.topic)
+                .await
+                .map_err(storage_error)?;
+            claimed.next_offset
+        } else {
+            tracing::warn!(
+                sink = %name, partition, checkpoint_cluster = %claimed.cluster, cluster = %self.cluster,
+                "the checkpoint is of another Kafka cluster; reading this partition from its start"
+            );
+            partition::remove_orphans(
+                &sink.data,
+                &sink.dead_letters,
+                &self.topic,
+                partition,
+                claimed.generation,
+            )
+            .await
+            .map_err(storage_error)?;
+            0
+        };
+        Ok(
+            PartitionBuffer::new(partition, next_offset).with_claim(Claim {
+                generation: claimed.generation,
+                version,
+            }),
+        )
+    }
+
+    /// Where reading the partition must go on from: the lowest position of
+    /// the sinks that write it (`None` if none does).
+    pub fn lowest_position(&self, partition: i32) -> Option<i64> {
+        (0..self.sinks.len())
+            .filter_map(|index| self.position(index, partition))
+            .min()
+    }
+
+    /// The next offset a sink takes of a partition, counting what is
+    /// pending for it.
+    fn position(&self, index: usize, partition: i32) -> Option<i64> {
+        let buffer = self.sinks[index].partitions.get(&partition)?;
+        match self.pending.get(&partition) {
+            Some(pending) if pending.chunk.messages() > 0 && pending.audience.contains(&index) => {
+                Some(pending.chunk.next_offset())
+            }
+            _ => Some(buffer.position()),
+        }
+    }
+
+    /// The offset below which every sink has committed the partition: what
+    /// the consumer group's offset says, for monitoring.
+    pub fn committed_position(&self, partition: i32) -> Option<i64> {
+        self.sinks
+            .iter()
+            .filter_map(|s| s.partitions.get(&partition))
+            .map(PartitionBuffer::committed_position)
+            .min()
+    }
+
+    /// Takes one message of an opened partition.
+    pub async fn accept(&mut self, message: Message) -> Result<(), SinkError> {
+        let Message {
+            partition,
+            offset,
+            timestamp_micros,
+            payload,
+        } = message;
+        let audience: Vec<usize> = (0..self.sinks.len())
+            .filter(|&index| self.position(index, partition).is_some_and(|p| p <= offset))
+            .collect();
+        if audience.is_empty() {
+            // Written by every sink already: a replay after a rewind, a
+            // crash or a rebalance.
+            return Ok(());
+        }
+        let changed = self
+            .pending
+            .get(&partition)
+            .is_some_and(|pending| pending.chunk.messages() > 0 && pending.audience != audience);
+        if changed {
+            self.flush(partition).await?;
+        }
+        let pending = match self.pending.entry(partition) {
+            std::collections::btree_map::Entry::Occupied(pending) => pending.into_mut(),
+            std::collections::btree_map::Entry::Vacant(new) => new.insert(Pending {
+                chunk: ChunkBuilder::new(partition, &self.schema).map_err(|e| {
+                    SinkError::Internal {
+                        sink: self.topic.clone(),
+                        message: e.to_string(),
+                    }
+                })?,
+                audience: Vec::new(),
+            }),
+        };
+        pending.audience = audience;
+        let dead = pending
+            .chunk
+            .push(&self.topic, &self.schema, offset, timestamp_micros, payload);
+        for &index in &pending.audience {
+            let sink = &mut self.sinks[index];
+            sink.events_read.inc();
+            sink.summary.events_read += 1;
+            if dead {
+                sink.dead_lettered.inc();
+            }
+        }
+        if pending.chunk.is_full() {
+            self.flush(partition).await?;
+        }
+        Ok(())
+    }
+
+    /// Decodes what is pending of a partition and hands it to its sinks.
+    async fn flush(&mut self, partition: i32) -> Result<(), SinkError> {
+        let Some(pending) = self.pending.get_mut(&partition) else {
+            return Ok(());
+        };
+        let chunk = pending.chunk.finish().map_err(|e| SinkError::Internal {
+            sink: self.topic.clone(),
+            message: format!("cannot decode accepted events: {e}"),
+        })?;
+        let Some(chunk) = chunk else {
+            return Ok(());
+        };
+        let audience = std::mem::take(&mut pending.audience);
+        for index in audience {
+            self.take(index, partition, &chunk).await?;
+        }
+        Ok(())
+    }
+
+    async fn take(&mut self, index: usize, partition: i32, chunk: &Chunk) -> Result<(), SinkError> {
+        let (topic, cluster, owner) = (&self.topic, &self.cluster, &self.owner);
+        let sink = &mut self.sinks[index];
+        let Some(buffer) = sink.partitions.get_mut(&partition) else {
+            return Ok(());
+        };
+        let target = WriteTarget {
+            sink: &sink.sink,
+            topic,
+            cluster,
+            filter: sink.filter.as_ref(),
+            full_schema: &sink.full_schema,
+            file_schema: &sink.file_schema,
+            data: &sink.data,
+            dead_letters: &sink.dead_letters,
+            checkpoints: &sink.checkpoints,
+            owner,
+        };
+        match buffer.take(chunk, &target).await {
+            Ok(()) => Ok(()),
+            Err(WriteError::Storage(error)) if error.is_transient() => {
+                self.rewind(index, partition, &error);
+                Ok(())
+            }
+            Err(error) => Err(self.failed(index, error)),
+        }
+    }
+
+    /// After a storage failure: the sink's partition is read again from its
+    /// checkpoint; nothing is lost, the events are in Kafka.
+    fn rewind(&mut self, index: usize, partition: i32, error: &dyn std::fmt::Display) {
+        let sink = &mut self.sinks[index];
+        let Some(buffer) = sink.partitions.get_mut(&partition) else {
+            return;
+        };
+        let from = buffer.rewind();
+        self.metrics
+            .sink_write_retries
+            .with_label_values(&[sink.sink.name.as_str()])
+            .inc();
+        tracing::warn!(sink = %sink.sink.name, partition, from, %error, "storage failed while writing; reading the partition again from its checkpoint");
+        // What is pending for it is from after the checkpoint too.
+        if let Some(pending) = self.pending.get_mut(&partition) {
+            pending.audience.retain(|&i| i != index);
+        }
+        self.rewound.insert(partition);
+    }
+
+    /// Partitions rewound since the last call: the reader seeks each back
+    /// to its [`TopicSinks::lowest_position`].
+    pub fn take_rewound(&mut self) -> BTreeSet<i32> {
+        std::mem::take(&mut self.rewound)
+    }
+
+    /// Whether some partition was rewound and not yet sought.
+    pub fn has_rewound(&self) -> bool {
+        !self.rewound.is_empty()
+    }
+
+    pub fn backlog(&self) -> Option<&Arc<Backlog>> {
+        self.backlog.as_ref()
+    }
+
+    fn failed(&self, index: usize, error: WriteError) -> SinkError {
+        let sink = self.sinks[index].sink.name.clone();
+        match error {
+            WriteError::Storage(source) => SinkError::Storage { sink, source },
+            WriteError::Failed(message) => SinkError::Internal { sink, message },
+            WriteError::Fenced { partition } => SinkError::Internal {
+                sink,
+                message: format!("partition {partition} fenced while reading"),
+            },
+        }
+    }
+
+    /// What the sink's trigger says now. Under a row count, a partition
+    /// whose rows might have reached it is decoded first, so that rows the
+    /// filter drops never count.
+    pub async fn due(&mut self, index: usize) -> Result<Due, SinkError> {
+        if let Some(limit) = self.sinks[index].policy.rows_per_file() {
+            let full: Vec<i32> = self.sinks[index]
+                .partitions
+                .iter()
+                .filter(|(p, buffer)| {
+                    let pending = self.pending_rows(index, **p);
+                    pending > 0 && buffer.rows() + pending >= limit
+                })
+                .map(|(p, _)| *p)
+                .collect();
+            for partition in full {
+                self.flush(partition).await?;
+            }
+        }
+        let sink = &self.sinks[index];
+        let buffered: Vec<Buffered> = sink
+            .partitions
+            .iter()
+            .map(|(&partition, buffer)| Buffered {
+                partition,
+                messages: buffer.messages() + self.pending_messages(index, partition),
+                rows: buffer.rows() + self.pending_rows(index, partition),
+            })
+            .collect();
+        Ok(sink.policy.due(&buffered, sink.last_write.elapsed()))
+    }
+
+    fn pending_of(&self, index: usize, partition: i32) -> Option<&ChunkBuilder> {
+        self.pending
+            .get(&partition)
+            .filter(|p| p.audience.contains(&index))
+            .map(|p| &p.chunk)
+    }
+
+    fn pending_rows(&self, index: usize, partition: i32) -> u64 {
+        self.pending_of(index, partition)
+            .map_or(0, |c| c.pending_rows() as u64)
+    }
+
+    fn pending_messages(&self, index: usize, partition: i32) -> u64 {
+        self.pending_of(index, partition)
+            .map_or(0, |c| c.messages())
+    }
+
+    /// Writes the sink's partitions (`only` these, or all that read
+    /// something): files completed, checkpoint, files made visible. A
+    /// partition another worker claimed is fenced; one whose store failed
+    /// is rewound (see [`TopicSinks::take_rewound`]).
+    pub async fn write(
+        &mut self,
+        index: usize,
+        only: Option<&[i32]>,
+    ) -> Result<Vec<PartitionWritten>, SinkError> {
+        let partitions: Vec<i32> = self.sinks[index]
+            .partitions
+            .keys()
+            .copied()
+            .filter(|p| only.is_none_or(|only| only.contains(p)))
+            .collect();
+        let mut done = Vec::new();
+        for partition in partitions {
+            if self.pending_messages(index, partition) > 0 {
+                self.flush(partition).await?;
+            }
+            let (topic, cluster, owner) = (&self.topic, &self.cluster, &self.owner);
+            let sink = &mut self.sinks[index];
+            let Some(buffer) = sink.partitions.get_mut(&partition) else {
+                continue;
+            };
+            if buffer.messages() == 0 {
+                continue;
+            }
+            let target = WriteTarget {
+                sink: &sink.sink,
+                topic,
+                cluster,
+                filter: sink.filter.as_ref(),
+                full_schema: &sink.full_schema,
+                file_schema: &sink.file_schema,
+                data: &sink.data,
+                dead_letters: &sink.dead_letters,
+                checkpoints: &sink.checkpoints,
+                owner,
+            };
+            match buffer.write(target).await {
+                Ok(written) => {
+                    self.count(index, partition, &written);
+                    done.push(PartitionWritten {
+                        sink: index,
+                        partition,
+                        written,
+                    });
+                }
+                Err(WriteError::Fenced { partition }) => self.fence(index, partition),
+                Err(WriteError::Storage(error)) if error.is_transient() => {
+                    self.rewind(index, partition, &error)
+                }
+                Err(error) => return Err(self.failed(index, error)),
+            }
+        }
+        if only.is_none() {
+            self.sinks[index].last_write = Instant::now();
+        }
+        Ok(done)
+    }
+
+    fn count(&mut self, index: usize, partition: i32, written: &Written) {
+        let sink = &mut self.sinks[index];
+        let name = sink.sink.name.as_str();
+        self.metrics
+            .sink_rows_written
+            .with_label_values(&[name])
+            .inc_by(written.rows);
+        self.metrics
+            .sink_files_written
+            .with_label_values(&[name])
+            .inc_by(written.files);
+        self.metrics
+            .sink_last_commit
+            .with_label_values(&[name])
+            .set(super::now_micros() / 1_000_000);
+        sink.summary.rows_written += written.rows;
+        sink.summary.dead_letters += written.dead_letters;
+        sink.summary.files += written.files;
+        if let Some(backlog) = &self.backlog {
+            backlog.written(name, &self.topic, partition, written.next_offset);
+        }
+        tracing::info!(
+            sink = name,
+            partition,
+            read = written.messages,
+            written = written.rows,
+            dead_letters = written.dead_letters,
+            files = written.files,
+            "trigger"
+        );
+    }
+
+    /// A rebalance this worker has not heard of, or a pause past the
+    /// session timeout: the partition is another's.
+    fn fence(&mut self, index: usize, partition: i32) {
+        let sink = &mut self.sinks[index];
+        sink.partitions.remove(&partition);
+        sink.fenced.insert(partition);
+        self.metrics
+            .sink_fenced
+            .with_label_values(&[sink.sink.name.as_str()])
+            .inc();
+        tracing::warn!(
+            sink = %sink.sink.name, partition,
+            "another worker claimed this partition: nothing of this write is visible, and its events stay in Kafka for that worker"
+        );
+        if let Some(pending) = self.pending.get_mut(&partition) {
+            pending.audience.retain(|&i| i != index);
+        }
+    }
+
+    /// Partitions Kafka gave this worker (again): fencing is over for them.
+    pub fn assigned(&mut self, partitions: &[i32]) {
+        for sink in &mut self.sinks {
+            for partition in partitions {
+                sink.fenced.remove(partition);
+            }
+        }
+    }
+
+    /// Partitions Kafka took away: their unwritten events stay in Kafka for
+    /// their new owner, which resumes from the checkpoints.
+    pub fn revoked(&mut self, partitions: &[i32]) {
+        for &partition in partitions {
+            self.pending.remove(&partition);
+            for sink in &mut self.sinks {
+                sink.claims.remove(&partition);
+                if sink.partitions.remove(&partition).is_some() {
+                    tracing::info!(sink = %sink.sink.name, partition, "partition revoked; its unwritten events stay in Kafka for its new owner");
+                }
+            }
+        }
+    }
+
+    /// The partitions some sink holds open.
+    pub fn open_partitions(&self) -> BTreeSet<i32> {
+        self.sinks
+            .iter()
+            .flat_map(|s| s.partitions.keys().copied())
+            .collect()
+    }
+
+    /// Written and read-but-unwritten positions per sink of a partition,
+    /// for the lag metric: `(sink name, committed next offset)`.
+    pub fn committed_positions(&self, partition: i32) -> Vec<(&str, i64)> {
+        self.sinks
+            .iter()
+            .filter_map(|s| {
+                s.partitions
+                    .get(&partition)
+                    .map(|b| (s.sink.name.as_str(), b.committed_position()))
+            })
+            .collect()
+    }
+
+    /// The finest trigger interval of the sinks, for the reader's clock.
+    pub fn tick(&self) -> Duration {
+        self.sinks
+            .iter()
+            .filter_map(|s| s.policy.tick())
+            .min()
+            .unwrap_or(Duration::from_secs(1))
+            .min(Duration::from_secs(1))
+    }
+}
+
+#[cfg(test)]
+mod tests;
