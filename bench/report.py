@@ -3,10 +3,12 @@
 
 Usage: report.py OUT_DIR EVENTS DURATION CONNECTIONS REPEATS ROUNDS
 
-Reads OUT_DIR/results.tsv, the wrk outputs and the query JSONs. Every ratio
-is pipec's throughput over the baseline's (for queries: the baseline's time
+Reads OUT_DIR/results.tsv, the wrk outputs, the query JSONs and the
+freshness JSON. It starts with issue 13's table of goals: every figure, its
+ratio and whether the goal is met. In the stage tables every ratio is
+pipec's throughput over the baseline's (for queries: the baseline's time
 over pipec's), so above 1 means pipec is faster. Exits 1 if the engines'
-query rows disagree.
+query rows disagree or a figure of the goals table is missing.
 """
 import json
 import os
@@ -99,11 +101,88 @@ def ratio(x):
     return f"{x:.2f}×"
 
 
+def percentile(values, p):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def goals(out, figures, rounds, high_connections):
+    """Issue 13's table: (figure, measured, goal, met), and what is missing."""
+    rows, missing = [], []
+
+    def get(stage, name):
+        if (stage, name) not in figures:
+            missing.append(f"{stage}/{name}")
+            return None
+        return figures[(stage, name)]
+
+    n = get("parquet", "events")
+    pipec_s, limit_s, spark_s = get("parquet", "pipec_seconds"), get("parquet", "limit_seconds"), get("parquet", "spark_seconds")
+    if None not in (n, pipec_s, limit_s, spark_s):
+        to_limit, to_spark = limit_s / pipec_s, spark_s / pipec_s
+        rows.append((f"topic → Parquet, {n / 1e6:.0f}M events, 2 sinks",
+                     f"{to_limit:.2f}× the limit, {to_spark:.1f}× Spark ({n / pipec_s:,.0f} events/s)",
+                     "≥ 0.7× the limit, ≥ 20× Spark", to_limit >= 0.7 and to_spark >= 20))
+    rss, rss_large, large = get("parquet", "pipec_peak_rss_kib"), get("parquet", "large_pipec_peak_rss_kib"), get("parquet", "large_events")
+    if None not in (rss, rss_large, large, n):
+        rows.append((f"peak RSS of that backfill, {n / 1e6:.0f}M and {large / 1e6:.0f}M events",
+                     f"{mib(rss)} and {mib(rss_large)} ({rss_large / rss:.2f}×)",
+                     "≤ 256 MiB, flat as the topic grows", max(rss, rss_large) <= 256 * 1024 and rss_large <= rss * 1.15))
+    try:
+        engines = {e: json.load(open(os.path.join(out, f"query-{e}.json"))) for e in ("pipec", "duckdb")}
+        totals = {e: sum(statistics.median(q["seconds"]) for q in engines[e]["queries"]) for e in engines}
+        times = totals["pipec"] / totals["duckdb"]
+        rows.append((f"the seed's four queries, {get('query', 'rows') / 1e6:.0f}M rows",
+                     f"{times:.2f}× DuckDB's time ({totals['pipec']:.2f} s against {totals['duckdb']:.2f} s)",
+                     "≤ 1.25× DuckDB's time", times <= 1.25))
+    except (OSError, KeyError, TypeError):
+        missing.append("query JSONs")
+    try:
+        pipec, bare = server(out, "pipec", rounds), server(out, "bare", rounds)
+        high_pipec, high_bare = wrk(os.path.join(out, "wrk-pipec-high.txt")), wrk(os.path.join(out, "wrk-bare-high.txt"))
+        at_64, at_high = pipec["rps"] / bare["rps"], high_pipec["rps"] / high_bare["rps"]
+        rows.append(("ingest, acks=all, GET /purchase_a_sword",
+                     f"{at_64:.2f}× bare axum at 64 connections, {at_high:.2f}× at {high_connections}",
+                     "≥ 0.5× bare axum at some stated concurrency", max(at_64, at_high) >= 0.5))
+    except (OSError, AttributeError):
+        missing.append("wrk outputs")
+    try:
+        fresh = json.load(open(os.path.join(out, "freshness.json")))
+        p50, p99 = percentile(fresh["latencies"], 50), percentile(fresh["latencies"], 99)
+        rows.append((f"acked → visible in `pipec query`, trigger 10 s ({fresh['acknowledged']:,} events)",
+                     f"p50 {p50:.2f} s, p99 {p99:.2f} s, max {max(fresh['latencies']):.2f} s",
+                     "≤ 11 s at p99", p99 <= 11.0))
+    except (OSError, KeyError, ValueError):
+        missing.append("freshness.json")
+    s1000, s4000, growth = get("check", "seconds_1000"), get("check", "seconds_4000"), get("check", "growth")
+    if None not in (s1000, s4000, growth):
+        rows.append(("`pipec check`, 1,000 and 4,000 of each declaration",
+                     f"{s1000:.3f} s and {s4000:.3f} s; time per declaration ×{growth:.2f} from 1,000 to 4,000",
+                     "≤ 0.2 s at 1,000, growing linearly", s1000 <= 0.2 and growth <= 1.1))
+    cold = get("build", "cold_release_seconds")
+    if cold is not None:
+        rows.append(("cold `cargo build --release -p pipec`", f"{cold / 60:.1f} min", "≤ 20 min", cold <= 20 * 60))
+    return rows, missing
+
+
 def main():
     out, events, duration, connections, repeats, rounds = sys.argv[1:7]
+    high_connections = sys.argv[7] if len(sys.argv) > 7 else "256"
     rounds = int(rounds)
     figures = results(out)
     lines = [f"Machine: {machine()}", ""]
+    table, missing = goals(out, figures, rounds, high_connections)
+    lines += [
+        "### Issue 13's goals, from this run",
+        "",
+        "| figure | measured | goal | met |",
+        "|---|---|---|---|",
+    ]
+    for figure, measured, goal, met in table:
+        lines.append(f"| {figure} | {measured} | {goal} | {'yes' if met else '**no**'} |")
+    for name in missing:
+        lines.append(f"| {name} | **missing** | | |")
+    lines.append("")
 
     servers = {name: server(out, name, rounds) for name in ("pipec", "bare", "flask")}
     pipec = servers["pipec"]
@@ -133,6 +212,12 @@ def main():
         f"for {answered(out, 'pipec', rounds):,} answers 2xx (warm-up included); "
         f"Flask {figures[('ingest', 'flask_topic_events')]:,.0f} for {answered(out, 'flask', rounds):,}.",
         f"- Peak RSS of pipec: **{mib(figures[('ingest', 'pipec_peak_rss_kib')])}**.",
+    ]
+    high = {name: wrk(os.path.join(out, f"wrk-{name}-high.txt")) for name in ("pipec", "bare")}
+    lines += [
+        f"- At {high_connections} connections (one run each): pipec {high['pipec']['rps']:,.0f} requests/s "
+        f"(p50 {high['pipec']['p50']:.2f} ms, p99 {high['pipec']['p99']:.2f} ms, non-2xx {high['pipec']['non2xx']}), "
+        f"bare {high['bare']['rps']:,.0f} requests/s: **{ratio(high['pipec']['rps'] / high['bare']['rps'])}**.",
         "",
     ]
 
@@ -159,6 +244,11 @@ def main():
         f"- Every run's two tables hold exactly the expected rows (counted by DuckDB).",
         f"- Preloading the topic with kcat took {figures[('parquet', 'preload_seconds')]:.1f} s.",
         f"- Peak RSS of pipec: **{mib(figures[('parquet', 'pipec_peak_rss_kib')])}**.",
+        f"- The same backfill of {figures[('parquet', 'large_events')]:,.0f} events: "
+        f"{figures[('parquet', 'large_pipec_seconds')]:.1f} s "
+        f"({figures[('parquet', 'large_events')] / figures[('parquet', 'large_pipec_seconds')]:,.0f} events/s), "
+        f"{figures[('parquet', 'large_rows')]:,.0f} rows as expected, peak RSS "
+        f"**{mib(figures[('parquet', 'large_pipec_peak_rss_kib')])}**.",
         "",
     ]
 
@@ -197,6 +287,9 @@ def main():
     print("\n".join(lines))
     if not agree_all:
         print("bench/run: the engines disagree on some query's rows", file=sys.stderr)
+        sys.exit(1)
+    if missing:
+        print(f"bench/run: figures missing from the goals table: {', '.join(missing)}", file=sys.stderr)
         sys.exit(1)
 
 

@@ -1,21 +1,11 @@
 //! `pipec check` as scripts and editors use it: exit statuses, text on
 //! stderr, JSON and the plan on stdout.
 
+mod common;
+
+use common::{pipec, text};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn pipec(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pipec"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("pipec runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use std::process::Command;
 
 #[test]
 fn the_seed_pipeline_checks_clean() {

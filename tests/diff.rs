@@ -1,18 +1,12 @@
 //! `pipec diff OLD NEW` and `pipec ddl --alter` as scripts use them: exit
 //! statuses, the changes on stdout at the new file's lines.
 
-use std::process::{Command, Output};
+mod common;
+
+use common::{pipec, text};
+use std::process::Output;
 
 const EVOLVE: &str = "tests/fixtures/evolve";
-
-fn pipec(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pipec"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("pipec runs")
-}
 
 /// `pipec diff` over the pair `NAME.old.pipe` → `NAME.new.pipe`, with more
 /// arguments after.
@@ -22,10 +16,6 @@ fn diff(name: &str, more: &[&str]) -> Output {
     let mut args = vec!["diff", old.as_str(), new.as_str()];
     args.extend(more);
     pipec(&args)
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{scratch, ROOT};
+use common::{scratch, text, ROOT};
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -27,10 +27,6 @@ fn pipec(args: &[&str], stdin: &str) -> Output {
         .write_all(stdin.as_bytes())
         .unwrap();
     child.wait_with_output().unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 fn seed() -> String {

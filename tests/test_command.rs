@@ -2,24 +2,22 @@
 //! sink; a mutated pipeline fails them with a diff that names the line; the
 //! reports (text, JSON, JUnit) and exit statuses are what CI tools expect.
 
+mod common;
+
+use common::text;
 use pipec_compiler::test_plan::{ExpectTarget, Given, RowsMode};
 use pipec_compiler::{compile, Source};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// `pipec ARGS...` with the storefront's token from the file, not from the
+/// environment.
 fn pipec(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pipec"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("NO_COLOR", "1")
+    common::pipec_command(args)
         .env_remove("SHOP_API_TOKEN")
         .output()
         .expect("pipec runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// The pipelines a newcomer is shown: `pipelines/` and `examples/`.

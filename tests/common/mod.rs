@@ -222,6 +222,23 @@ pub fn files_below(dir: &Path) -> Vec<String> {
     out
 }
 
+/// `pipec ARGS...` from the repository root, with no colour, to be run.
+pub fn pipec_command(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pipec"));
+    command.args(args).current_dir(ROOT).env("NO_COLOR", "1");
+    command
+}
+
+/// `pipec ARGS...` run to the end (see [`pipec_command`]).
+pub fn pipec(args: &[&str]) -> std::process::Output {
+    pipec_command(args).output().expect("pipec runs")
+}
+
+/// A command's output as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
 /// `pipec run ARGS...` from the repository root, quiet, with no broker
 /// from the environment.
 fn pipec_run(args: &[&str]) -> Command {

@@ -313,6 +313,43 @@ pub(crate) fn authorize(headers: &HeaderMap, token: &str) -> Result<(), ApiError
     Ok(())
 }
 
+/// For what any endpoint's token opens (the status page, `/sql`): the
+/// bearer header or, when `query` is given, `?token=`; with no token
+/// declared, it is open.
+pub(crate) fn authorize_any(
+    plan: &pipec_compiler::Plan,
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> Result<(), ApiError> {
+    let tokens: Vec<&str> = plan
+        .endpoints
+        .iter()
+        .filter_map(|e| e.auth.as_ref())
+        .map(|t| t.expose())
+        .collect();
+    if tokens.is_empty() {
+        return Ok(());
+    }
+    let from_query = query
+        .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(q).ok())
+        .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == "token"))
+        .map(|(_, token)| token);
+    if let Some(presented) = from_query {
+        return match tokens.iter().any(|t| same_token(&presented, t)) {
+            true => Ok(()),
+            false => Err(ApiError::WrongToken),
+        };
+    }
+    let mut refusal = ApiError::MissingToken;
+    for token in tokens {
+        match authorize(headers, token) {
+            Ok(()) => return Ok(()),
+            Err(error) => refusal = error,
+        }
+    }
+    Err(refusal)
+}
+
 /// Compares in constant time, so timing tells nothing about the token.
 pub(crate) fn same_token(presented: &str, token: &str) -> bool {
     let (a, b) = (presented.as_bytes(), token.as_bytes());

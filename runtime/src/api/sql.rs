@@ -34,22 +34,8 @@ pub async fn handle(
         .into_response();
     };
     // Any endpoint's token opens /sql; with none declared, it is open.
-    let tokens: Vec<&str> = state
-        .plan
-        .endpoints
-        .iter()
-        .filter_map(|e| e.auth.as_ref())
-        .map(|t| t.expose())
-        .collect();
-    if !tokens.is_empty()
-        && !tokens
-            .iter()
-            .any(|token| super::authorize(&headers, token).is_ok())
-    {
-        return match super::authorize(&headers, tokens[0]) {
-            Err(error) => error.into_response(),
-            Ok(()) => ApiError::WrongToken.into_response(),
-        };
+    if let Err(refusal) = super::authorize_any(&state.plan, &headers, None) {
+        return refusal.into_response();
     }
     let text = match sql_text(&headers, &body) {
         Ok(text) => text,

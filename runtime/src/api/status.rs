@@ -7,7 +7,7 @@
 //! a browser cannot send a header on navigation, so the page also takes the
 //! token as `?token=` and its script sends it on as a header.
 
-use super::{same_token, ApiError, ApiState};
+use super::ApiState;
 use crate::metrics::Metrics;
 use axum::extract::RawQuery;
 use axum::http::{header, HeaderMap};
@@ -53,7 +53,7 @@ pub async fn page(
     headers: HeaderMap,
     query: Option<String>,
 ) -> Response {
-    if let Err(refusal) = authorize(&state.plan, &headers, query.as_deref()) {
+    if let Err(refusal) = super::authorize_any(&state.plan, &headers, query.as_deref()) {
         return refusal.into_response();
     }
     (
@@ -72,7 +72,7 @@ pub async fn figures(
     headers: HeaderMap,
     query: Option<String>,
 ) -> Response {
-    if let Err(refusal) = authorize(&state.plan, &headers, query.as_deref()) {
+    if let Err(refusal) = super::authorize_any(&state.plan, &headers, query.as_deref()) {
         return refusal.into_response();
     }
     (
@@ -80,37 +80,6 @@ pub async fn figures(
         axum::Json(snapshot(&page.graph, &state.plan, &state.metrics)),
     )
         .into_response()
-}
-
-/// Any endpoint's token opens the page; with none declared, it is open.
-fn authorize(plan: &Plan, headers: &HeaderMap, query: Option<&str>) -> Result<(), ApiError> {
-    let tokens: Vec<&str> = plan
-        .endpoints
-        .iter()
-        .filter_map(|e| e.auth.as_ref())
-        .map(|t| t.expose())
-        .collect();
-    if tokens.is_empty() {
-        return Ok(());
-    }
-    let from_query = query
-        .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(q).ok())
-        .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == "token"))
-        .map(|(_, token)| token);
-    if let Some(presented) = from_query {
-        return match tokens.iter().any(|t| same_token(&presented, t)) {
-            true => Ok(()),
-            false => Err(ApiError::WrongToken),
-        };
-    }
-    let mut refusal = ApiError::MissingToken;
-    for token in tokens {
-        match super::authorize(headers, token) {
-            Ok(()) => return Ok(()),
-            Err(error) => refusal = error,
-        }
-    }
-    Err(refusal)
 }
 
 /// The figures of every node of the picture, keyed by the node's id.

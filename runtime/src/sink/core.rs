@@ -325,20 +325,20 @@ impl TopicSinks {
             timestamp_micros,
             payload,
         } = message;
-        let audience: Vec<usize> = (0..self.sinks.len())
-            .filter(|&index| self.position(index, partition).is_some_and(|p| p <= offset))
-            .collect();
-        if audience.is_empty() {
-            // Written by every sink already: a replay after a rewind, a
-            // crash or a rebalance.
-            return Ok(());
-        }
+        let mut audience = self.audience(partition, offset);
         let changed = self
             .pending
             .get(&partition)
             .is_some_and(|pending| pending.chunk.messages() > 0 && pending.audience != audience);
         if changed {
             self.flush(partition).await?;
+            // The flush may have rewound a sink: it takes nothing more now.
+            audience = self.audience(partition, offset);
+        }
+        if audience.is_empty() {
+            // Written by every sink already (a replay after a rewind, a
+            // crash or a rebalance), or for none until the reader seeks.
+            return Ok(());
         }
         let pending = match self.pending.entry(partition) {
             std::collections::btree_map::Entry::Occupied(pending) => pending.into_mut(),
@@ -368,6 +368,30 @@ impl TopicSinks {
             self.flush(partition).await?;
         }
         Ok(())
+    }
+
+    /// The sinks that take the message at `offset`: those that have not
+    /// written it, unless rewound and waiting for the reader to seek back.
+    fn audience(&self, partition: i32, offset: i64) -> Vec<usize> {
+        (0..self.sinks.len())
+            .filter(|&index| {
+                self.sinks[index]
+                    .partitions
+                    .get(&partition)
+                    .is_some_and(|b| !b.is_awaiting_seek())
+                    && self.position(index, partition).is_some_and(|p| p <= offset)
+            })
+            .collect()
+    }
+
+    /// The reader has sought the partition back to its lowest position:
+    /// rewound sinks take messages again.
+    pub fn sought(&mut self, partition: i32) {
+        for sink in &mut self.sinks {
+            if let Some(buffer) = sink.partitions.get_mut(&partition) {
+                buffer.sought();
+            }
+        }
     }
 
     /// Decodes what is pending of a partition and hands it to its sinks.
@@ -488,7 +512,10 @@ impl TopicSinks {
             .iter()
             .map(|(&partition, buffer)| Buffered {
                 partition,
-                messages: buffer.messages() + self.pending_messages(index, partition),
+                // A commit whose renames failed counts as something to write.
+                messages: buffer.messages()
+                    + self.pending_messages(index, partition)
+                    + u64::from(buffer.is_finishing()),
                 rows: buffer.rows() + self.pending_rows(index, partition),
             })
             .collect();
@@ -537,7 +564,7 @@ impl TopicSinks {
             let Some(buffer) = sink.partitions.get_mut(&partition) else {
                 continue;
             };
-            if buffer.messages() == 0 {
+            if buffer.messages() == 0 && !buffer.is_finishing() {
                 continue;
             }
             let target = WriteTarget {

@@ -11,6 +11,8 @@ use arrow::record_batch::RecordBatch;
 use parquet::arrow::AsyncArrowWriter;
 use parquet::errors::ParquetError;
 use parquet::file::properties::WriterProperties;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -24,6 +26,9 @@ pub struct StreamingFile {
     /// Where, relative to its storage.
     pub pending: String,
     sender: Option<mpsc::Sender<RecordBatch>>,
+    /// Set when the file is abandoned: the task then aborts the upload
+    /// (an object store's multipart upload) instead of completing it.
+    abandoned: Arc<AtomicBool>,
     task: JoinHandle<Result<(), WriteError>>,
 }
 
@@ -38,12 +43,24 @@ impl StreamingFile {
         let (sender, mut receiver) = mpsc::channel::<RecordBatch>(QUEUED_BATCHES);
         let upload = storage.writer(&pending);
         let storage = storage.clone();
+        let abandoned = Arc::new(AtomicBool::new(false));
+        let abandon = abandoned.clone();
         let task = tokio::spawn(async move {
             let failed = |error: ParquetError| parquet_error(&storage, error);
             let mut writer =
                 AsyncArrowWriter::try_new(upload, schema, Some(properties)).map_err(failed)?;
             while let Some(batch) = receiver.recv().await {
+                if abandon.load(Ordering::Acquire) {
+                    break;
+                }
                 writer.write(&batch).await.map_err(failed)?;
+            }
+            if abandon.load(Ordering::Acquire) {
+                let mut upload = writer.into_inner();
+                if let Err(error) = upload.abort().await {
+                    tracing::debug!(%error, "an abandoned upload could not be aborted");
+                }
+                return Ok(());
             }
             writer.close().await.map_err(failed)?;
             Ok(())
@@ -51,6 +68,7 @@ impl StreamingFile {
         StreamingFile {
             pending,
             sender: Some(sender),
+            abandoned,
             task,
         }
     }
@@ -89,11 +107,16 @@ impl StreamingFile {
 }
 
 impl Drop for StreamingFile {
-    /// Abandoned (a rewind, a revoked partition): the upload stops and is
-    /// never completed, so no object appears; a local upload's staging
-    /// file is removed by `object_store`.
+    /// Abandoned (a rewind, a revoked partition, a stop): the upload is
+    /// aborted, never completed, so no object appears (a local upload's
+    /// staging file is removed, an object store's parts are discarded).
+    /// Finishing takes the sender first, so a finished file is not this.
     fn drop(&mut self) {
-        self.task.abort();
+        // The flag before the channel closes: the task reads it after.
+        if self.sender.is_some() {
+            self.abandoned.store(true, Ordering::Release);
+            self.sender = None;
+        }
     }
 }
 

@@ -259,49 +259,58 @@ impl TopicReader {
         tracing::info!(topic = %self.topic, sinks = ?self.sink_names(), "sinks started");
         let mut ticker = tokio::time::interval(self.sinks.tick());
         let mut stopping = false;
-        loop {
-            if let Some(end) = &end {
-                if self.reached(end).await? {
-                    break;
+        'run: loop {
+            loop {
+                if let Some(end) = &end {
+                    if self.reached(end).await? {
+                        break;
+                    }
                 }
-            }
-            let step = tokio::select! {
-                received = self.consumer.recv() => match received {
-                    Ok(message) => Step::Message(received_of(&message)),
-                    Err(error) => Step::KafkaError(error),
-                },
-                _ = ticker.tick() => Step::Tick,
-                changed = commands.changed(), if !stopping => {
-                    Step::Command(if changed.is_ok() { *commands.borrow() } else { SinkCommand::Stop })
+                let step = tokio::select! {
+                    received = self.consumer.recv() => match received {
+                        Ok(message) => Step::Message(received_of(&message)),
+                        Err(error) => Step::KafkaError(error),
+                    },
+                    _ = ticker.tick() => Step::Tick,
+                    changed = commands.changed(), if !stopping => {
+                        Step::Command(if changed.is_ok() { *commands.borrow() } else { SinkCommand::Stop })
+                    }
+                };
+                self.rebalanced().await?;
+                match step {
+                    Step::Message(received) => {
+                        self.accept(received).await?;
+                        self.accept_ready(end.as_ref()).await?;
+                    }
+                    Step::KafkaError(error) => {
+                        tracing::warn!(topic = %self.topic, %error, "Kafka error; retrying")
+                    }
+                    Step::Tick | Step::Command(SinkCommand::Run) => {}
+                    Step::Command(SinkCommand::Stop) => break,
+                    Step::Command(SinkCommand::Drain) => {
+                        stopping = true;
+                        end = Some(self.end_offsets().await?);
+                    }
                 }
-            };
-            self.forget_revoked();
-            match step {
-                Step::Message(received) => {
-                    self.accept(received).await?;
-                    self.accept_ready(end.as_ref()).await?;
+                for index in 0..self.sinks.len() {
+                    match self.sinks.due(index).await? {
+                        Due::Nothing => {}
+                        Due::All => self.write(index, None).await?,
+                        Due::Partitions(full) => self.write(index, Some(&full)).await?,
+                    }
                 }
-                Step::KafkaError(error) => {
-                    tracing::warn!(topic = %self.topic, %error, "Kafka error; retrying")
-                }
-                Step::Tick | Step::Command(SinkCommand::Run) => {}
-                Step::Command(SinkCommand::Stop) => break,
-                Step::Command(SinkCommand::Drain) => {
-                    stopping = true;
-                    end = Some(self.end_offsets().await?);
-                }
+                self.seek_rewound().await?;
             }
             for index in 0..self.sinks.len() {
-                match self.sinks.due(index).await? {
-                    Due::Nothing => {}
-                    Due::All => self.write(index, None).await?,
-                    Due::Partitions(full) => self.write(index, Some(&full)).await?,
-                }
+                self.write(index, None).await?;
             }
-            self.seek_rewound().await?;
-        }
-        for index in 0..self.sinks.len() {
-            self.write(index, None).await?;
+            // A backfill or a drain must not end with a rewound partition:
+            // read it again (a stop leaves it to Kafka).
+            if end.is_some() && self.sinks.has_rewound() && !self.stop_requested() {
+                self.seek_rewound().await?;
+                continue 'run;
+            }
+            break;
         }
         let summaries = self.sinks.summaries();
         for summary in &summaries {
@@ -333,6 +342,10 @@ impl TopicReader {
         const READY_BATCH: u64 = 512;
         let mut taken = 0;
         while taken < READY_BATCH {
+            if self.sinks.has_rewound() {
+                // The reader seeks back first (`seek_rewound`).
+                return Ok(());
+            }
             for index in 0..self.sinks.len() {
                 if self.sinks.due(index).await? != Due::Nothing {
                     return Ok(());
@@ -352,7 +365,7 @@ impl TopicReader {
                 }
             };
             // As after every `select!`: a rebalance may have run in `recv`.
-            self.forget_revoked();
+            self.rebalanced().await?;
             self.accept(received).await?;
             taken += 1;
         }
@@ -422,7 +435,35 @@ impl TopicReader {
         Ok(true)
     }
 
-    fn forget_revoked(&mut self) {
+    /// Acts on the rebalances librdkafka reported during the last `recv`.
+    /// Assigned partitions are claimed and sought at once, not at their
+    /// first message: a sink whose checkpoint is behind the group's offset
+    /// (a sink added to a quiet topic) must read back even if nothing new
+    /// arrives.
+    async fn rebalanced(&mut self) -> Result<(), SinkError> {
+        let assigned = self.forget_revoked();
+        for partition in assigned {
+            self.open_partition(partition).await?;
+            let Some(position) = self.sinks.lowest_position(partition) else {
+                continue;
+            };
+            // Asynchronous (no wait for the fetcher), so not trusted: the
+            // first message still checks its offset against the position.
+            let sought = self.consumer.seek(
+                &self.topic,
+                partition,
+                rdkafka::Offset::Offset(position),
+                Duration::ZERO,
+            );
+            if let Err(error) = sought {
+                tracing::debug!(topic = %self.topic, partition, %error, "seek after assignment deferred to the first message");
+            }
+        }
+        Ok(())
+    }
+
+    /// Forgets revoked partitions; returns the newly assigned ones.
+    fn forget_revoked(&mut self) -> Vec<i32> {
         let assigned: Vec<i32> = std::mem::take(&mut *self.assigned.lock().expect("assigned lock"));
         self.sinks.assigned(&assigned);
         let revoked: Vec<i32> = std::mem::take(&mut *self.revoked.lock().expect("revoked lock"));
@@ -430,6 +471,7 @@ impl TopicReader {
             self.positioned.remove(partition);
         }
         self.sinks.revoked(&revoked);
+        assigned
     }
 
     /// Claims the partition for every sink, retrying while the store fails.
@@ -472,15 +514,22 @@ impl TopicReader {
             let position = self.sinks.lowest_position(partition).unwrap_or(0);
             if received.offset != position {
                 match self.seek(partition, position) {
-                    Ok(()) if received.offset > position => return Ok(()),
+                    Ok(()) if received.offset > position => {
+                        self.sinks.sought(partition);
+                        return Ok(());
+                    }
                     Ok(()) => {}
                     // Reading on would skip events the checkpoints say are unwritten.
-                    Err(source) if received.offset > position => return Err(self.kafka(source)),
+                    Err(source) if received.offset > position => {
+                        self.positioned.remove(&partition);
+                        return Err(self.kafka(source));
+                    }
                     Err(error) => {
                         tracing::warn!(topic = %self.topic, partition, %error, "cannot seek to the checkpoint; skipping what is written")
                     }
                 }
             }
+            self.sinks.sought(partition);
         }
         self.sinks.accept(received).await
     }
@@ -508,6 +557,8 @@ impl TopicReader {
         let wait = retry_delay(self.failures);
         tracing::warn!(topic = %self.topic, partitions = ?rewound, retry_in_ms = wait.as_millis() as u64, "pausing after a storage failure");
         let mut commands = self.commands.clone().expect("set by run");
+        // Only a command given during the pause cuts it short.
+        commands.borrow_and_update();
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = commands.changed() => {}
@@ -516,10 +567,13 @@ impl TopicReader {
             let Some(position) = self.sinks.lowest_position(partition) else {
                 continue;
             };
-            if let Err(error) = self.seek(partition, position) {
-                // The next message of the partition seeks again.
-                tracing::warn!(topic = %self.topic, partition, %error, "cannot seek back yet");
-                self.positioned.remove(&partition);
+            match self.seek(partition, position) {
+                Ok(()) => self.sinks.sought(partition),
+                Err(error) => {
+                    // The next message of the partition seeks again.
+                    tracing::warn!(topic = %self.topic, partition, %error, "cannot seek back yet");
+                    self.positioned.remove(&partition);
+                }
             }
         }
         Ok(())

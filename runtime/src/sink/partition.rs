@@ -20,8 +20,11 @@ pub struct PartitionBuffer {
     /// The next offset to take: everything before is written or in a file
     /// being written.
     position: i64,
-    /// The next offset of the last commit: where a rewind starts again.
+    /// The next offset of the last commit.
     committed_position: i64,
+    /// Rewound after a storage failure: takes nothing until the reader has
+    /// sought back to the rewind point.
+    awaiting_seek: bool,
     /// The first offset taken since the last write.
     first_unwritten: Option<i64>,
     messages: u64,
@@ -32,10 +35,17 @@ pub struct PartitionBuffer {
     files: BTreeMap<String, StreamingFile>,
     /// This worker's claim on the partition: what its commits are based on.
     claim: Claim,
-    /// A checkpoint this buffer committed whose files are not all visible
-    /// yet, and what it wrote: a retry only finishes its renames, never
-    /// writes it again.
-    committed: Option<(Checkpoint, Written)>,
+    /// A write whose files are complete but whose checkpoint is not yet
+    /// saved, or saved with files not yet visible: the next write finishes
+    /// it (the same checkpoint saved again, then the renames), never writes
+    /// it anew. What is taken meanwhile is the next write's.
+    finishing: Option<Finishing>,
+}
+
+struct Finishing {
+    checkpoint: Checkpoint,
+    written: Written,
+    saved: bool,
 }
 
 /// A worker's claim on a partition (see `checkpoint`'s fencing protocol).
@@ -115,13 +125,14 @@ impl PartitionBuffer {
             partition,
             position: next_offset,
             committed_position: next_offset,
+            awaiting_seek: false,
             first_unwritten: None,
             messages: 0,
             rows: 0,
             dead: Vec::new(),
             files: BTreeMap::new(),
             claim: Claim::default(),
-            committed: None,
+            finishing: None,
         }
     }
 
@@ -142,6 +153,23 @@ impl PartitionBuffer {
 
     pub fn messages(&self) -> u64 {
         self.messages
+    }
+
+    /// Whether a write is still to finish (its save or renames failed):
+    /// the next write finishes it first.
+    pub fn is_finishing(&self) -> bool {
+        self.finishing.is_some()
+    }
+
+    /// Whether it waits for the reader to seek back after a rewind.
+    pub fn is_awaiting_seek(&self) -> bool {
+        self.awaiting_seek
+    }
+
+    /// The reader has sought back: messages from the rewind point on are
+    /// this buffer's again.
+    pub fn sought(&mut self) {
+        self.awaiting_seek = false;
     }
 
     /// Rows kept so far.
@@ -203,24 +231,29 @@ impl PartitionBuffer {
         Ok(())
     }
 
-    /// Forgets everything taken since the last commit, after a failure of
-    /// the store: the files being written are abandoned, and the partition
-    /// is read again from the returned offset, which the checkpoint holds.
+    /// Forgets what was taken into files not yet complete, after a failure
+    /// of the store: they are abandoned, and the partition is read again
+    /// from the returned offset (the last commit's, or that of a write
+    /// whose files are complete and whose checkpoint is still to be saved).
     pub fn rewind(&mut self) -> i64 {
         self.files.clear();
-        self.position = self.committed_position;
+        self.position = match &self.finishing {
+            Some(finishing) => finishing.checkpoint.next_offset,
+            None => self.committed_position,
+        };
         self.first_unwritten = None;
         self.messages = 0;
         self.rows = 0;
         self.dead.clear();
-        self.committed_position
+        self.awaiting_seek = true;
+        self.position
     }
 
     /// The two-phase write: hidden files completed, checkpoint (the commit
     /// point), then the files made visible. After a storage error before
     /// the commit the buffer must be rewound.
     pub async fn write(&mut self, target: WriteTarget<'_>) -> Result<Written, WriteError> {
-        if self.committed.is_some() {
+        if self.finishing.is_some() {
             return self.finish(&target).await;
         }
         let Some(first) = self.first_unwritten else {
@@ -267,23 +300,84 @@ impl PartitionBuffer {
             generation: self.claim.generation,
             owner: target.owner.to_string(),
         };
+        // The files are complete: from here on this write is only ever
+        // finished, and what is taken meanwhile is the next write's.
+        let written = Written {
+            messages: self.messages,
+            rows: self.rows,
+            dead_letters: self.dead.len() as u64,
+            files: checkpoint.files.len() as u64,
+            next_offset: self.position,
+        };
+        self.first_unwritten = None;
+        self.messages = 0;
+        self.rows = 0;
+        self.dead.clear();
+        self.finishing = Some(Finishing {
+            checkpoint,
+            written,
+            saved: false,
+        });
+        self.finish(&target).await
+    }
+
+    /// Saves the finishing write's checkpoint (the commit point) if it is
+    /// not saved yet, then makes its files visible.
+    async fn finish(&mut self, target: &WriteTarget<'_>) -> Result<Written, WriteError> {
+        let finishing = self
+            .finishing
+            .as_ref()
+            .expect("called with a write to finish");
+        if !finishing.saved {
+            self.save(target).await?;
+        }
+        let finishing = self.finishing.as_ref().expect("saved above");
+        for file in &finishing.checkpoint.files {
+            make_visible(store_of(file, target.data, target.dead_letters), file).await?;
+        }
+        let finishing = self.finishing.take().expect("finished above");
+        Ok(finishing.written)
+    }
+
+    /// Saves the checkpoint on the version of this worker's claim. A save
+    /// that failed is retried as it was, so one that landed although its
+    /// answer was lost is recognized: the checkpoint found is this one.
+    async fn save(&mut self, target: &WriteTarget<'_>) -> Result<(), WriteError> {
+        let finishing = self
+            .finishing
+            .as_mut()
+            .expect("called with a write to finish");
+        let checkpoint = &finishing.checkpoint;
         match target
             .checkpoints
-            .save(&checkpoint, &self.claim.version)
+            .save(checkpoint, &self.claim.version)
             .await
         {
-            Ok(version) => self.claim.version = version,
+            Ok(version) => {
+                self.claim.version = version;
+                finishing.saved = true;
+                self.committed_position = checkpoint.next_offset;
+                Ok(())
+            }
             Err(CheckpointError::Fenced { .. }) => {
-                // Never to be committed by this worker: delete its hidden
-                // files, but those the current checkpoint names (an earlier
-                // attempt of this write that landed after all), which are
-                // the owner's recovery to finish.
                 let current = target
                     .checkpoints
-                    .load(target.topic, self.partition)
+                    .load_versioned(target.topic, self.partition)
                     .await
-                    .ok()
-                    .flatten();
+                    .ok();
+                if let Some(current) = &current {
+                    if current.checkpoint.as_ref() == Some(checkpoint) {
+                        // An earlier attempt of this very save landed.
+                        self.claim.version = current.version.clone();
+                        finishing.saved = true;
+                        self.committed_position = checkpoint.next_offset;
+                        return Ok(());
+                    }
+                }
+                // Never to be committed by this worker: delete its hidden
+                // files, but those the current checkpoint names (which are
+                // the owner's recovery to finish).
+                let current = current.and_then(|c| c.checkpoint);
                 for file in &checkpoint.files {
                     let named = current
                         .as_ref()
@@ -295,40 +389,14 @@ impl PartitionBuffer {
                         }
                     }
                 }
-                return Err(WriteError::Fenced {
+                self.finishing = None;
+                Err(WriteError::Fenced {
                     partition: self.partition,
-                });
+                })
             }
-            Err(CheckpointError::Storage(error)) => return Err(WriteError::Storage(error)),
-            Err(error) => return Err(WriteError::Failed(error.to_string())),
+            Err(CheckpointError::Storage(error)) => Err(WriteError::Storage(error)),
+            Err(error) => Err(WriteError::Failed(error.to_string())),
         }
-        // Committed: a failure from here on is finished by the retry (renames
-        // only) or by the partition's next owner's recovery. What is taken
-        // from now on is the next write's.
-        let written = Written {
-            messages: self.messages,
-            rows: self.rows,
-            dead_letters: self.dead.len() as u64,
-            files: checkpoint.files.len() as u64,
-            next_offset: self.position,
-        };
-        self.committed_position = self.position;
-        self.first_unwritten = None;
-        self.messages = 0;
-        self.rows = 0;
-        self.dead.clear();
-        self.committed = Some((checkpoint, written));
-        self.finish(&target).await
-    }
-
-    /// Makes the committed write's files visible.
-    async fn finish(&mut self, target: &WriteTarget<'_>) -> Result<Written, WriteError> {
-        let (checkpoint, _) = self.committed.as_ref().expect("called after a commit");
-        for file in &checkpoint.files {
-            make_visible(store_of(file, target.data, target.dead_letters), file).await?;
-        }
-        let (_, written) = self.committed.take().expect("called after a commit");
-        Ok(written)
     }
 }
 

@@ -251,7 +251,7 @@ async fn a_crash_between_writing_files_and_committing_loses_and_repeats_nothing(
     // checkpoint never written. Such a file is what the write leaves.
     let generation = 1;
     let leftover = pending_name(
-        "part-t-000-00000000000000000040-00000000000000000069-cafe0001.parquet",
+        "part-t-000-00000000000000000040-open-cafe0001.parquet",
         generation,
     );
     std::fs::write(scratch.dir.join("every").join(&leftover), b"PAR1 partial").unwrap();
@@ -325,4 +325,37 @@ async fn row_count_triggers_count_only_the_rows_a_sink_keeps() {
     let kept = expected_kept(0..1_000).len();
     assert_eq!(files, kept / 100, "a file per 100 kept rows");
     assert_eq!(scratch.table("kept").len(), kept / 100 * 100);
+}
+
+#[tokio::test]
+async fn a_storage_failure_rewinds_the_sink_to_its_checkpoint_and_loses_nothing() {
+    let scratch = Scratch::new("rewind");
+    let mut worker = scratch.worker("w1");
+    feed(&mut worker, 0, 0..50).await;
+    write_all(&mut worker).await;
+    feed(&mut worker, 0, 50..100).await;
+    // `every`'s directory becomes a file: its next write cannot complete.
+    let every = scratch.dir.join("every");
+    let moved = scratch.dir.join("every-away");
+    std::fs::rename(&every, &moved).unwrap();
+    std::fs::write(&every, b"in the way").unwrap();
+    assert_eq!(worker.write(KEPT, None).await.unwrap().len(), 1);
+    assert!(worker.write(EVERY, None).await.unwrap().is_empty());
+    assert!(worker.has_rewound());
+    assert_eq!(worker.take_rewound(), BTreeSet::from([0]));
+    assert_eq!(
+        worker.lowest_position(0),
+        Some(50),
+        "read again from `every`'s checkpoint"
+    );
+    // Messages before the reader seeks back are not `every`'s to take.
+    feed(&mut worker, 0, 100..110).await;
+    assert_eq!(worker.lowest_position(0), Some(50));
+    std::fs::remove_file(&every).unwrap();
+    std::fs::rename(&moved, &every).unwrap();
+    worker.sought(0);
+    feed(&mut worker, 0, 50..120).await;
+    write_all(&mut worker).await;
+    assert_eq!(scratch.table("kept"), expected_kept(0..120));
+    assert_eq!(scratch.table("every"), expected_every(0..120));
 }
