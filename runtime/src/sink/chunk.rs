@@ -1,13 +1,16 @@
-//! A topic's messages decoded once for all of its sinks: a partition's
-//! messages are classified and gathered here, then turned into one Arrow
-//! batch (and the dead letters) that every sink of the topic takes.
+//! A topic's messages decoded once for all of its sinks. The reader gathers
+//! a partition's messages as they come ([`ChunkBuilder`]); a full run of
+//! them is classified and turned into one Arrow batch (and the dead
+//! letters) on a blocking thread ([`RawChunk::decode`]), while the reader
+//! goes on reading: the two halves of the work run on both cores. Every
+//! sink of the topic then takes the decoded [`Chunk`].
 
 use super::decode::{classify, BatchBuilder, DeadLetter};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use pipec_compiler::plan::{MetadataNames, Schema};
 
-/// Messages are turned into Arrow in batches of this many.
+/// Messages are decoded in runs of this many.
 pub const DECODE_BATCH: usize = 4096;
 
 /// A run of one partition's messages, decoded: the rows of those that fit
@@ -23,36 +26,20 @@ pub struct Chunk {
     pub dead: Vec<DeadLetter>,
 }
 
+/// A message as gathered: offset, timestamp, value.
+type Raw = (i64, i64, Option<Vec<u8>>);
+
 /// One partition's messages not yet decoded.
+#[derive(Default)]
 pub struct ChunkBuilder {
-    partition: i32,
-    builder: BatchBuilder,
-    dead: Vec<DeadLetter>,
-    first_offset: Option<i64>,
+    messages: Vec<Raw>,
     next_offset: i64,
-    messages: u64,
 }
 
 impl ChunkBuilder {
-    pub fn new(partition: i32, schema: &Schema) -> Result<Self, ArrowError> {
-        Ok(ChunkBuilder {
-            partition,
-            builder: BatchBuilder::new(schema, &MetadataNames::default())?,
-            dead: Vec::new(),
-            first_offset: None,
-            next_offset: 0,
-            messages: 0,
-        })
-    }
-
     /// Messages gathered since the last chunk.
     pub fn messages(&self) -> u64 {
-        self.messages
-    }
-
-    /// Of those, the ones that fit the schema.
-    pub fn pending_rows(&self) -> usize {
-        self.builder.len()
+        self.messages.len() as u64
     }
 
     /// The offset after the last message gathered.
@@ -60,56 +47,84 @@ impl ChunkBuilder {
         self.next_offset
     }
 
-    /// Whether the chunk is as big as it gets.
+    /// Whether the run is as long as it gets.
     pub fn is_full(&self) -> bool {
-        self.builder.len() >= DECODE_BATCH || self.dead.len() >= DECODE_BATCH
+        self.messages.len() >= DECODE_BATCH
     }
 
-    /// Takes one message; `true` if it is a dead letter.
-    pub fn push(
-        &mut self,
-        topic: &str,
-        schema: &Schema,
-        offset: i64,
-        timestamp_micros: i64,
-        payload: Option<Vec<u8>>,
-    ) -> bool {
-        self.first_offset.get_or_insert(offset);
+    pub fn push(&mut self, offset: i64, timestamp_micros: i64, payload: Option<Vec<u8>>) {
         self.next_offset = offset + 1;
-        self.messages += 1;
-        match classify(payload.as_deref(), schema) {
-            Ok(row) => {
-                let raw = String::from_utf8(payload.unwrap_or_default())
-                    .expect("a message that parsed as JSON is UTF-8");
-                self.builder.push(raw, timestamp_micros, row);
-                false
-            }
-            Err(reason) => {
-                self.dead.push(DeadLetter {
+        self.messages.push((offset, timestamp_micros, payload));
+    }
+
+    /// What was gathered, to decode; the builder starts over.
+    pub fn take(&mut self) -> Option<RawChunk> {
+        if self.messages.is_empty() {
+            return None;
+        }
+        Some(RawChunk {
+            next_offset: self.next_offset,
+            messages: std::mem::replace(&mut self.messages, Vec::with_capacity(DECODE_BATCH)),
+        })
+    }
+}
+
+/// A run of messages to decode.
+pub struct RawChunk {
+    next_offset: i64,
+    messages: Vec<Raw>,
+}
+
+impl RawChunk {
+    pub fn messages(&self) -> u64 {
+        self.messages.len() as u64
+    }
+
+    pub fn next_offset(&self) -> i64 {
+        self.next_offset
+    }
+
+    /// Classifies every message against the schema and decodes those that
+    /// fit with `builder` (reused from run to run: it holds arrow-json's
+    /// decoder); the others are dead letters, with the reason.
+    pub fn decode(
+        self,
+        topic: &str,
+        partition: i32,
+        schema: &Schema,
+        builder: &mut BatchBuilder,
+    ) -> Result<Chunk, ArrowError> {
+        let first_offset = self.messages.first().map_or(self.next_offset, |m| m.0);
+        let messages = self.messages.len() as u64;
+        let mut dead = Vec::new();
+        for (offset, timestamp_micros, payload) in self.messages {
+            match classify(payload.as_deref(), schema) {
+                Ok(row) => {
+                    let raw = String::from_utf8(payload.unwrap_or_default())
+                        .expect("a message that parsed as JSON is UTF-8");
+                    builder.push(raw, timestamp_micros, row);
+                }
+                Err(reason) => dead.push(DeadLetter {
                     raw: payload.unwrap_or_default(),
                     reason,
                     topic: topic.to_string(),
-                    partition: self.partition,
+                    partition,
                     offset,
                     timestamp_micros,
-                });
-                true
+                }),
             }
         }
-    }
-
-    /// Decodes what was gathered, and starts over.
-    pub fn finish(&mut self) -> Result<Option<Chunk>, ArrowError> {
-        let Some(first_offset) = self.first_offset.take() else {
-            return Ok(None);
-        };
-        let chunk = Chunk {
+        Ok(Chunk {
             first_offset,
             next_offset: self.next_offset,
-            messages: std::mem::take(&mut self.messages),
-            batch: self.builder.finish()?,
-            dead: std::mem::take(&mut self.dead),
-        };
-        Ok(Some(chunk))
+            messages,
+            batch: builder.finish()?,
+            dead,
+        })
     }
+}
+
+/// A builder for [`RawChunk::decode`], with the default metadata names.
+pub fn batch_builder(schema: &Schema) -> Result<BatchBuilder, ArrowError> {
+    BatchBuilder::new(schema, &MetadataNames::default())
 }

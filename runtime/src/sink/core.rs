@@ -9,7 +9,8 @@
 //! where to seek after a partition is opened or rewound.
 
 use super::checkpoint::{Checkpoint, CheckpointStore};
-use super::chunk::{Chunk, ChunkBuilder};
+use super::chunk::{batch_builder, Chunk, ChunkBuilder};
+use super::decode::BatchBuilder;
 use super::decode::{file_schema, full_schema};
 use super::filter::CompiledFilter;
 use super::partition::{self, Claim, PartitionBuffer, WriteError, WriteTarget, Written};
@@ -57,11 +58,24 @@ struct SinkState {
     dead_lettered: prometheus::IntCounter,
 }
 
-/// A partition's messages not yet handed to the sinks, and which sinks
-/// take them: at a resume, sinks that wrote further skip what they have.
+/// A partition's messages not yet handed to the sinks: those being
+/// gathered and the run being decoded meanwhile, each with the sinks that
+/// take it (at a resume, sinks that wrote further skip what they have).
+#[derive(Default)]
 struct Pending {
     chunk: ChunkBuilder,
     audience: Vec<usize>,
+    decoding: Option<Decoding>,
+    /// arrow-json's decoder, between runs.
+    builder: Option<BatchBuilder>,
+}
+
+/// A run of messages being decoded on a blocking thread.
+struct Decoding {
+    task: tokio::task::JoinHandle<(BatchBuilder, Result<Chunk, arrow::error::ArrowError>)>,
+    audience: Vec<usize>,
+    messages: u64,
+    next_offset: i64,
 }
 
 /// What a write did to one partition of one sink.
@@ -299,10 +313,14 @@ impl TopicSinks {
     /// pending for it.
     fn position(&self, index: usize, partition: i32) -> Option<i64> {
         let buffer = self.sinks[index].partitions.get(&partition)?;
-        match self.pending.get(&partition) {
-            Some(pending) if pending.chunk.messages() > 0 && pending.audience.contains(&index) => {
-                Some(pending.chunk.next_offset())
-            }
+        let Some(pending) = self.pending.get(&partition) else {
+            return Some(buffer.position());
+        };
+        if pending.chunk.messages() > 0 && pending.audience.contains(&index) {
+            return Some(pending.chunk.next_offset());
+        }
+        match &pending.decoding {
+            Some(decoding) if decoding.audience.contains(&index) => Some(decoding.next_offset),
             _ => Some(buffer.position()),
         }
     }
@@ -325,47 +343,34 @@ impl TopicSinks {
             timestamp_micros,
             payload,
         } = message;
-        let mut audience = self.audience(partition, offset);
-        let changed = self
-            .pending
-            .get(&partition)
-            .is_some_and(|pending| pending.chunk.messages() > 0 && pending.audience != audience);
-        if changed {
-            self.flush(partition).await?;
-            // The flush may have rewound a sink: it takes nothing more now.
-            audience = self.audience(partition, offset);
-        }
-        if audience.is_empty() {
-            // Written by every sink already (a replay after a rewind, a
-            // crash or a rebalance), or for none until the reader seeks.
-            return Ok(());
-        }
-        let pending = match self.pending.entry(partition) {
-            std::collections::btree_map::Entry::Occupied(pending) => pending.into_mut(),
-            std::collections::btree_map::Entry::Vacant(new) => new.insert(Pending {
-                chunk: ChunkBuilder::new(partition, &self.schema).map_err(|e| {
-                    SinkError::Internal {
-                        sink: self.topic.clone(),
-                        message: e.to_string(),
-                    }
-                })?,
-                audience: Vec::new(),
-            }),
-        };
-        pending.audience = audience;
-        let dead = pending
-            .chunk
-            .push(&self.topic, &self.schema, offset, timestamp_micros, payload);
-        for &index in &pending.audience {
-            let sink = &mut self.sinks[index];
-            sink.events_read.inc();
-            sink.summary.events_read += 1;
-            if dead {
-                sink.dead_lettered.inc();
+        // Nearly always every sink takes what the one before went to; only
+        // at a resume, a rewind or a fence is the audience worked out.
+        let unchanged = self.pending.get(&partition).is_some_and(|p| {
+            p.chunk.messages() > 0
+                && p.audience.len() == self.sinks.len()
+                && p.chunk.next_offset() <= offset
+        });
+        if !unchanged {
+            let mut audience = self.audience(partition, offset);
+            let changed = self.pending.get(&partition).is_some_and(|pending| {
+                pending.chunk.messages() > 0 && pending.audience != audience
+            });
+            if changed {
+                self.flush(partition).await?;
+                // The flush may have rewound a sink: it takes nothing more now.
+                audience = self.audience(partition, offset);
             }
+            if audience.is_empty() {
+                // Written by every sink already (a replay after a rewind, a
+                // crash or a rebalance), or for none until the reader seeks.
+                return Ok(());
+            }
+            self.pending.entry(partition).or_default().audience = audience;
         }
+        let pending = self.pending.get_mut(&partition).expect("entered above");
+        pending.chunk.push(offset, timestamp_micros, payload);
         if pending.chunk.is_full() {
-            self.flush(partition).await?;
+            self.dispatch(partition).await?;
         }
         Ok(())
     }
@@ -394,21 +399,88 @@ impl TopicSinks {
         }
     }
 
-    /// Decodes what is pending of a partition and hands it to its sinks.
-    async fn flush(&mut self, partition: i32) -> Result<(), SinkError> {
+    /// Starts decoding the gathered run on a blocking thread, after the
+    /// run before it is decoded and handed over (one run in flight per
+    /// partition keeps chunks in order and memory bounded).
+    async fn dispatch(&mut self, partition: i32) -> Result<(), SinkError> {
+        self.land(partition).await?;
+        let (topic, schema) = (self.topic.clone(), self.schema.clone());
         let Some(pending) = self.pending.get_mut(&partition) else {
             return Ok(());
         };
-        let chunk = pending.chunk.finish().map_err(|e| SinkError::Internal {
+        let Some(raw) = pending.chunk.take() else {
+            return Ok(());
+        };
+        let mut builder = match pending.builder.take() {
+            Some(builder) => builder,
+            None => batch_builder(&schema).map_err(|e| SinkError::Internal {
+                sink: topic.clone(),
+                message: e.to_string(),
+            })?,
+        };
+        let (messages, next_offset) = (raw.messages(), raw.next_offset());
+        let task = tokio::task::spawn_blocking(move || {
+            let chunk = raw.decode(&topic, partition, &schema, &mut builder);
+            (builder, chunk)
+        });
+        pending.decoding = Some(Decoding {
+            task,
+            audience: std::mem::take(&mut pending.audience),
+            messages,
+            next_offset,
+        });
+        Ok(())
+    }
+
+    /// Waits for the run being decoded, and hands it to its sinks.
+    async fn land(&mut self, partition: i32) -> Result<(), SinkError> {
+        let Some(decoding) = self
+            .pending
+            .get_mut(&partition)
+            .and_then(|p| p.decoding.take())
+        else {
+            return Ok(());
+        };
+        let (builder, chunk) = decoding.task.await.map_err(|e| SinkError::Internal {
+            sink: self.topic.clone(),
+            message: format!("a decoding thread failed: {e}"),
+        })?;
+        if let Some(pending) = self.pending.get_mut(&partition) {
+            pending.builder = Some(builder);
+        }
+        let chunk = chunk.map_err(|e| SinkError::Internal {
             sink: self.topic.clone(),
             message: format!("cannot decode accepted events: {e}"),
         })?;
-        let Some(chunk) = chunk else {
-            return Ok(());
-        };
-        let audience = std::mem::take(&mut pending.audience);
-        for index in audience {
-            self.take(index, partition, &chunk).await?;
+        self.deliver(partition, &chunk, &decoding.audience).await
+    }
+
+    /// Everything pending of a partition decoded and handed to its sinks.
+    async fn flush(&mut self, partition: i32) -> Result<(), SinkError> {
+        self.dispatch(partition).await?;
+        self.land(partition).await
+    }
+
+    async fn deliver(
+        &mut self,
+        partition: i32,
+        chunk: &Chunk,
+        audience: &[usize],
+    ) -> Result<(), SinkError> {
+        for &index in audience {
+            // A sink rewound or fenced meanwhile has left the audience.
+            let still = self.sinks[index]
+                .partitions
+                .get(&partition)
+                .is_some_and(|b| !b.is_awaiting_seek());
+            if !still {
+                continue;
+            }
+            let sink = &mut self.sinks[index];
+            sink.events_read.inc_by(chunk.messages);
+            sink.summary.events_read += chunk.messages;
+            sink.dead_lettered.inc_by(chunk.dead.len() as u64);
+            self.take(index, partition, chunk).await?;
         }
         Ok(())
     }
@@ -455,9 +527,7 @@ impl TopicSinks {
             .inc();
         tracing::warn!(sink = %sink.sink.name, partition, from, %error, "storage failed while writing; reading the partition again from its checkpoint");
         // What is pending for it is from after the checkpoint too.
-        if let Some(pending) = self.pending.get_mut(&partition) {
-            pending.audience.retain(|&i| i != index);
-        }
+        self.leave(index, partition);
         self.rewound.insert(partition);
     }
 
@@ -522,21 +592,27 @@ impl TopicSinks {
         Ok(sink.policy.due(&buffered, sink.last_write.elapsed()))
     }
 
-    fn pending_of(&self, index: usize, partition: i32) -> Option<&ChunkBuilder> {
-        self.pending
-            .get(&partition)
-            .filter(|p| p.audience.contains(&index))
-            .map(|p| &p.chunk)
-    }
-
-    fn pending_rows(&self, index: usize, partition: i32) -> u64 {
-        self.pending_of(index, partition)
-            .map_or(0, |c| c.pending_rows() as u64)
-    }
-
+    /// Messages pending for the sink: gathered or being decoded.
     fn pending_messages(&self, index: usize, partition: i32) -> u64 {
-        self.pending_of(index, partition)
-            .map_or(0, |c| c.messages())
+        let Some(pending) = self.pending.get(&partition) else {
+            return 0;
+        };
+        let gathered = if pending.audience.contains(&index) {
+            pending.chunk.messages()
+        } else {
+            0
+        };
+        let decoding = match &pending.decoding {
+            Some(d) if d.audience.contains(&index) => d.messages,
+            _ => 0,
+        };
+        gathered + decoding
+    }
+
+    /// At most that many rows: those the sink's filter keeps are known
+    /// once decoded.
+    fn pending_rows(&self, index: usize, partition: i32) -> u64 {
+        self.pending_messages(index, partition)
     }
 
     /// Writes the sink's partitions (`only` these, or all that read
@@ -647,8 +723,16 @@ impl TopicSinks {
             sink = %sink.sink.name, partition,
             "another worker claimed this partition: nothing of this write is visible, and its events stay in Kafka for that worker"
         );
+        self.leave(index, partition);
+    }
+
+    /// The sink takes nothing of what is pending of the partition.
+    fn leave(&mut self, index: usize, partition: i32) {
         if let Some(pending) = self.pending.get_mut(&partition) {
             pending.audience.retain(|&i| i != index);
+            if let Some(decoding) = &mut pending.decoding {
+                decoding.audience.retain(|&i| i != index);
+            }
         }
     }
 
@@ -694,6 +778,13 @@ impl TopicSinks {
                     .map(|b| (s.sink.name.as_str(), b.committed_position()))
             })
             .collect()
+    }
+
+    /// Whether some sink's trigger counts rows.
+    pub fn counts_rows(&self) -> bool {
+        self.sinks
+            .iter()
+            .any(|s| s.policy.rows_per_file().is_some())
     }
 
     /// The finest trigger interval of the sinks, for the reader's clock.

@@ -32,6 +32,7 @@ use rdkafka::message::Message;
 use rdkafka::ClientContext;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -68,6 +69,8 @@ pub enum SinkError {
 struct SinkContext {
     revoked: Arc<Mutex<Vec<i32>>>,
     assigned: Arc<Mutex<Vec<i32>>>,
+    /// Set by either callback, so the reader looks at the lists only then.
+    rebalanced: Arc<AtomicBool>,
 }
 
 impl ClientContext for SinkContext {}
@@ -79,6 +82,7 @@ impl ConsumerContext for SinkContext {
             tracing::info!(?partitions, "partitions revoked");
             let mut revoked = self.revoked.lock().expect("revoked lock");
             revoked.extend(partitions);
+            self.rebalanced.store(true, Ordering::Release);
         }
     }
 
@@ -88,6 +92,7 @@ impl ConsumerContext for SinkContext {
             tracing::info!(?partitions, "partitions assigned");
             let mut assigned = self.assigned.lock().expect("assigned lock");
             assigned.extend(partitions);
+            self.rebalanced.store(true, Ordering::Release);
         }
     }
 }
@@ -104,6 +109,7 @@ pub struct TopicReader {
     consumer: StreamConsumer<SinkContext>,
     revoked: Arc<Mutex<Vec<i32>>>,
     assigned: Arc<Mutex<Vec<i32>>>,
+    rebalanced: Arc<AtomicBool>,
     /// Partitions whose consumer position is where the sinks need it: set
     /// by a seek at the first message after the partition is opened.
     positioned: BTreeSet<i32>,
@@ -180,6 +186,7 @@ impl TopicReader {
         let topic = sinks.topic().to_string();
         let revoked = Arc::new(Mutex::new(Vec::new()));
         let assigned = Arc::new(Mutex::new(Vec::new()));
+        let rebalanced = Arc::new(AtomicBool::new(false));
         // One group per topic: every sinks process runs all of the plan's
         // sinks, so a partition assigned here is written by each of them.
         let consumer: StreamConsumer<SinkContext> = bus
@@ -187,6 +194,7 @@ impl TopicReader {
             .create_with_context(SinkContext {
                 revoked: revoked.clone(),
                 assigned: assigned.clone(),
+                rebalanced: rebalanced.clone(),
             })
             .map_err(|source| SinkError::Kafka {
                 sink: sinks.name(0).to_string(),
@@ -198,6 +206,7 @@ impl TopicReader {
             consumer,
             revoked,
             assigned,
+            rebalanced,
             positioned: BTreeSet::new(),
             failures: 0,
             metrics,
@@ -346,12 +355,18 @@ impl TopicReader {
                 // The reader seeks back first (`seek_rewound`).
                 return Ok(());
             }
-            for index in 0..self.sinks.len() {
-                if self.sinks.due(index).await? != Due::Nothing {
-                    return Ok(());
+            // A row count is checked at every message, so files have
+            // exactly that many rows; time and a backfill's size every 64.
+            if self.sinks.counts_rows() || taken % 64 == 0 {
+                for index in 0..self.sinks.len() {
+                    if self.sinks.due(index).await? != Due::Nothing {
+                        return Ok(());
+                    }
                 }
             }
-            if let Some(end) = end {
+            // A backfill may read a few messages past its end: they are
+            // written like the others.
+            if let Some(end) = end.filter(|_| taken % 64 == 0) {
                 if self.reached(end).await? {
                     break;
                 }
@@ -441,6 +456,9 @@ impl TopicReader {
     /// (a sink added to a quiet topic) must read back even if nothing new
     /// arrives.
     async fn rebalanced(&mut self) -> Result<(), SinkError> {
+        if !self.rebalanced.swap(false, Ordering::AcqRel) {
+            return Ok(());
+        }
         let assigned = self.forget_revoked();
         for partition in assigned {
             self.open_partition(partition).await?;

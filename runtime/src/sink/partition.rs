@@ -562,17 +562,16 @@ mod tests {
     /// Messages from offset `from` on, decoded as the topic's reader does.
     async fn feed(f: &Fixture, buffer: &mut PartitionBuffer, from: i64, messages: &[&str]) {
         let schema = &f.plan.schemas[0];
-        let mut chunk = super::super::chunk::ChunkBuilder::new(0, schema).unwrap();
+        let mut chunk = super::super::chunk::ChunkBuilder::default();
         for (i, text) in messages.iter().enumerate() {
-            chunk.push(
-                "t",
-                schema,
-                from + i as i64,
-                0,
-                Some(text.as_bytes().to_vec()),
-            );
+            chunk.push(from + i as i64, 0, Some(text.as_bytes().to_vec()));
         }
-        let chunk = chunk.finish().unwrap().unwrap();
+        let mut builder = super::super::chunk::batch_builder(schema).unwrap();
+        let chunk = chunk
+            .take()
+            .unwrap()
+            .decode("t", 0, schema, &mut builder)
+            .unwrap();
         buffer.take(&chunk, &f.target()).await.unwrap();
     }
 
