@@ -161,7 +161,7 @@ def goals(out, figures, rounds, high_connections):
                      "≤ 0.2 s at 1,000, growing linearly", s1000 <= 0.2 and growth <= 1.1))
     cold = get("build", "cold_release_seconds")
     if cold is not None:
-        apart = " (timed apart from this run, same command)" if ("build", "cold_release_measured_apart") in figures else ""
+        apart = " (timed apart from this run)" if ("build", "cold_release_measured_apart") in figures else ""
         rows.append(("cold `cargo build --release -p pipec`", f"{cold / 60:.1f} min{apart}", "≤ 20 min", cold <= 20 * 60))
     return rows, missing
 

@@ -487,21 +487,10 @@ impl TopicSinks {
 
     async fn take(&mut self, index: usize, partition: i32, chunk: &Chunk) -> Result<(), SinkError> {
         let (topic, cluster, owner) = (&self.topic, &self.cluster, &self.owner);
-        let sink = &mut self.sinks[index];
-        let Some(buffer) = sink.partitions.get_mut(&partition) else {
+        let Some((buffer, target)) =
+            buffer_and_target(&mut self.sinks[index], partition, topic, cluster, owner)
+        else {
             return Ok(());
-        };
-        let target = WriteTarget {
-            sink: &sink.sink,
-            topic,
-            cluster,
-            filter: sink.filter.as_ref(),
-            full_schema: &sink.full_schema,
-            file_schema: &sink.file_schema,
-            data: &sink.data,
-            dead_letters: &sink.dead_letters,
-            checkpoints: &sink.checkpoints,
-            owner,
         };
         match buffer.take(chunk, &target).await {
             Ok(()) => Ok(()),
@@ -636,25 +625,14 @@ impl TopicSinks {
                 self.flush(partition).await?;
             }
             let (topic, cluster, owner) = (&self.topic, &self.cluster, &self.owner);
-            let sink = &mut self.sinks[index];
-            let Some(buffer) = sink.partitions.get_mut(&partition) else {
+            let Some((buffer, target)) =
+                buffer_and_target(&mut self.sinks[index], partition, topic, cluster, owner)
+            else {
                 continue;
             };
             if buffer.messages() == 0 && !buffer.is_finishing() {
                 continue;
             }
-            let target = WriteTarget {
-                sink: &sink.sink,
-                topic,
-                cluster,
-                filter: sink.filter.as_ref(),
-                full_schema: &sink.full_schema,
-                file_schema: &sink.file_schema,
-                data: &sink.data,
-                dead_letters: &sink.dead_letters,
-                checkpoints: &sink.checkpoints,
-                owner,
-            };
             match buffer.write(target).await {
                 Ok(written) => {
                     self.count(index, partition, &written);
@@ -796,6 +774,41 @@ impl TopicSinks {
             .unwrap_or(Duration::from_secs(1))
             .min(Duration::from_secs(1))
     }
+}
+
+/// A sink's buffer of a partition, and where and how it writes.
+fn buffer_and_target<'a>(
+    sink: &'a mut SinkState,
+    partition: i32,
+    topic: &'a str,
+    cluster: &'a str,
+    owner: &'a str,
+) -> Option<(&'a mut PartitionBuffer, WriteTarget<'a>)> {
+    let SinkState {
+        sink,
+        data,
+        dead_letters,
+        checkpoints,
+        filter,
+        full_schema,
+        file_schema,
+        partitions,
+        ..
+    } = sink;
+    let buffer = partitions.get_mut(&partition)?;
+    let target = WriteTarget {
+        sink,
+        topic,
+        cluster,
+        filter: filter.as_ref(),
+        full_schema,
+        file_schema,
+        data,
+        dead_letters,
+        checkpoints,
+        owner,
+    };
+    Some((buffer, target))
 }
 
 #[cfg(test)]
