@@ -1,7 +1,8 @@
 //! `pipec check FILE... [--format text|json] [--emit plan] [--against DATA_DIR]`
 
 use crate::profile::{Profile, ProfileEnvironment};
-use crate::{report, Outcome};
+use crate::report::{self, Format};
+use crate::Outcome;
 use pipec_compiler::render;
 use pipec_compiler::{compile, Diagnostics, Severity, Source};
 use std::io::Write;
@@ -25,12 +26,6 @@ pub struct CheckArgs {
     /// (its Parquet files and checkpoints): a breaking change is an error.
     #[arg(long, value_name = "DATA_DIR")]
     against: Option<PathBuf>,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum Format {
-    Text,
-    Json,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

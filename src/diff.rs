@@ -2,6 +2,7 @@
 //! pipeline from OLD to NEW does, change by change, at NEW's lines.
 
 use crate::loaded::load;
+use crate::report::Format;
 use crate::Outcome;
 use pipec_compiler::evolve::{self, Change, Class};
 use pipec_compiler::render::Style;
@@ -21,12 +22,6 @@ pub struct DiffArgs {
     /// A deployment profile whose `env` supplies `${NAME}` values (both files).
     #[arg(long)]
     profile: Option<PathBuf>,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum Format {
-    Text,
-    Json,
 }
 
 /// Exits 1 when a change is breaking (or a file does not check), else 0.

@@ -4,6 +4,7 @@
 //! failed or a file does not check, 2 on usage and environment errors.
 
 use crate::loaded::{environment_error as fail, load};
+use crate::report::Format;
 use crate::Outcome;
 use pipec_compiler::Source;
 use pipec_runtime::pipeline_test::compare::{DiffKind, RowDiff};
@@ -29,14 +30,6 @@ pub struct TestArgs {
     /// A deployment profile (env).
     #[arg(long)]
     profile: Option<PathBuf>,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum Format {
-    /// Like `cargo test`, on standard output.
-    Text,
-    /// One JSON document on standard output.
-    Json,
 }
 
 /// One file's results.

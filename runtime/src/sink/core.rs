@@ -556,7 +556,7 @@ impl TopicSinks {
                 .partitions
                 .iter()
                 .filter(|(p, buffer)| {
-                    let pending = self.pending_rows(index, **p);
+                    let pending = self.pending_messages(index, **p);
                     pending > 0 && buffer.rows() + pending >= limit
                 })
                 .map(|(p, _)| *p)
@@ -575,7 +575,8 @@ impl TopicSinks {
                 messages: buffer.messages()
                     + self.pending_messages(index, partition)
                     + u64::from(buffer.is_finishing()),
-                rows: buffer.rows() + self.pending_rows(index, partition),
+                // Pending rows are known once decoded: at most one per message.
+                rows: buffer.rows() + self.pending_messages(index, partition),
             })
             .collect();
         Ok(sink.policy.due(&buffered, sink.last_write.elapsed()))
@@ -596,12 +597,6 @@ impl TopicSinks {
             _ => 0,
         };
         gathered + decoding
-    }
-
-    /// At most that many rows: those the sink's filter keeps are known
-    /// once decoded.
-    fn pending_rows(&self, index: usize, partition: i32) -> u64 {
-        self.pending_messages(index, partition)
     }
 
     /// Writes the sink's partitions (`only` these, or all that read
@@ -735,27 +730,6 @@ impl TopicSinks {
                 }
             }
         }
-    }
-
-    /// The partitions some sink holds open.
-    pub fn open_partitions(&self) -> BTreeSet<i32> {
-        self.sinks
-            .iter()
-            .flat_map(|s| s.partitions.keys().copied())
-            .collect()
-    }
-
-    /// Written and read-but-unwritten positions per sink of a partition,
-    /// for the lag metric: `(sink name, committed next offset)`.
-    pub fn committed_positions(&self, partition: i32) -> Vec<(&str, i64)> {
-        self.sinks
-            .iter()
-            .filter_map(|s| {
-                s.partitions
-                    .get(&partition)
-                    .map(|b| (s.sink.name.as_str(), b.committed_position()))
-            })
-            .collect()
     }
 
     /// Whether some sink's trigger counts rows.

@@ -184,7 +184,7 @@ impl PartitionBuffer {
         chunk: &Chunk,
         target: &WriteTarget<'_>,
     ) -> Result<(), WriteError> {
-        self.first_unwritten.get_or_insert(chunk.first_offset);
+        let first = *self.first_unwritten.get_or_insert(chunk.first_offset);
         self.position = chunk.next_offset;
         self.messages += chunk.messages;
         self.dead.extend(chunk.dead.iter().cloned());
@@ -201,7 +201,6 @@ impl PartitionBuffer {
         if kept.num_rows() == 0 {
             return Ok(());
         }
-        let first = *self.first_unwritten.get_or_insert(chunk.first_offset);
         for (directory, rows) in split(&kept, target.sink.partitioning.as_ref())? {
             let rows = project(&rows, target.file_schema)?;
             let file = match self.files.entry(directory) {
@@ -400,6 +399,19 @@ impl PartitionBuffer {
     }
 }
 
+/// The names in a directory, hidden ones too, sorted; none if it is missing.
+#[cfg(test)]
+pub(crate) fn names_in(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
 /// `directory/file`, or `file` at the top.
 fn join(directory: &str, file: &str) -> String {
     if directory.is_empty() {
@@ -548,14 +560,7 @@ mod tests {
         }
 
         fn files(&self, sub: &str) -> Vec<String> {
-            let mut names: Vec<String> = std::fs::read_dir(self.dir.join(sub))
-                .map(|d| {
-                    d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                        .collect()
-                })
-                .unwrap_or_default();
-            names.sort();
-            names
+            names_in(&self.dir.join(sub))
         }
     }
 

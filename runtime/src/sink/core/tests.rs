@@ -67,14 +67,7 @@ impl Scratch {
 
     /// The names of every file below a sink's directory, hidden ones too.
     fn all_files(&self, sink: &str) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(self.dir.join(sink))
-            .map(|d| {
-                d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
-        names.sort();
-        names
+        crate::sink::partition::names_in(&self.dir.join(sink))
     }
 }
 
