@@ -118,10 +118,12 @@ def goals(out, figures, rounds, high_connections):
 
     n = get("parquet", "events")
     pipec_s, limit_s, spark_s = get("parquet", "pipec_seconds"), get("parquet", "limit_seconds"), get("parquet", "spark_seconds")
-    if None not in (n, pipec_s, limit_s, spark_s):
-        to_limit, to_spark = limit_s / pipec_s, spark_s / pipec_s
+    read_s = get("parquet", "kafka_poll_seconds")
+    if None not in (n, pipec_s, limit_s, spark_s, read_s):
+        to_limit, to_spark, to_read = limit_s / pipec_s, spark_s / pipec_s, read_s / pipec_s
         rows.append((f"topic → Parquet, {n / 1e6:.0f}M events, 2 sinks",
-                     f"{to_limit:.2f}× the limit, {to_spark:.1f}× Spark ({n / pipec_s:,.0f} events/s)",
+                     f"{to_limit:.2f}× the limit, {to_spark:.1f}× Spark ({n / pipec_s:,.0f} events/s); "
+                     f"{to_read:.2f}× rdkafka's read alone",
                      "≥ 0.7× the limit, ≥ 20× Spark", to_limit >= 0.7 and to_spark >= 20))
     rss, rss_large, large = get("parquet", "pipec_peak_rss_kib"), get("parquet", "large_pipec_peak_rss_kib"), get("parquet", "large_events")
     if None not in (rss, rss_large, large, n):
@@ -229,6 +231,8 @@ def main():
         ("seed: Spark Structured Streaming, availableNow (whole job, JVM included)", figures[("parquet", "spark_seconds")]),
         ("seed: the same Spark job, from its streams' start", figures[("parquet", "spark_streaming_seconds")]),
         ("limit: arrow-json → Parquet from memory, no Kafka", figures[("parquet", "limit_seconds")]),
+        ("limit: rdkafka reads the topic, `BaseConsumer::poll`, nothing else", figures[("parquet", "kafka_poll_seconds")]),
+        ("the same read, `StreamConsumer::recv` on tokio (pipec's path)", figures[("parquet", "kafka_stream_seconds")]),
     ]
     lines += [
         f"### Topic → Parquet: {n:,.0f} seed-shaped events, "

@@ -9,7 +9,7 @@
 
 use crate::sink::decode::{arrow_type, dead_letter_schema, file_schema};
 use crate::storage::Storage;
-use arrow::datatypes::{DataType as ArrowType, SchemaRef};
+use arrow::datatypes::{DataType as ArrowType, Field, Schema, SchemaRef};
 use datafusion::catalog::MemorySchemaProvider;
 use datafusion::common::{Column, TableReference};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
@@ -137,7 +137,7 @@ async fn register(
     }
     let config = ListingTableConfig::new(ListingTableUrl::parse(url)?)
         .with_listing_options(options)
-        .with_schema(file_schema);
+        .with_schema(read_schema(&file_schema));
     ensure_schema(ctx, FILES_SCHEMA)?;
     ensure_schema(ctx, database)?;
     let files = TableReference::full(CATALOG, FILES_SCHEMA, format!("{database}__{name}"));
@@ -155,6 +155,27 @@ async fn register(
         view,
     )?;
     Ok(())
+}
+
+/// The files' schema with strings and bytes read as views (`Utf8View`,
+/// `BinaryView`): the Parquet reader then points into its pages instead of
+/// copying every value, and DataFusion groups and compares view columns
+/// without rebuilding offsets. This is what DataFusion does for a schema it
+/// infers (`schema_force_view_types`); ours is declared, so it is done here.
+fn read_schema(file_schema: &SchemaRef) -> SchemaRef {
+    let fields: Vec<Field> = file_schema
+        .fields()
+        .iter()
+        .map(|field| {
+            let read_as = match field.data_type() {
+                ArrowType::Utf8 | ArrowType::LargeUtf8 => ArrowType::Utf8View,
+                ArrowType::Binary | ArrowType::LargeBinary => ArrowType::BinaryView,
+                other => other.clone(),
+            };
+            field.as_ref().clone().with_data_type(read_as)
+        })
+        .collect();
+    Arc::new(Schema::new(fields))
 }
 
 fn ensure_schema(ctx: &SessionContext, name: &str) -> Result<()> {
