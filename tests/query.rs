@@ -192,3 +192,42 @@ fn sql_over_http_reads_and_never_writes() {
     );
     assert_eq!(csv.text(), "one\n1\n");
 }
+
+#[test]
+fn datafusion_settings_come_from_its_environment_variables() {
+    let data = seed_tables();
+    let data = data.to_str().unwrap();
+    let setting = "select value from information_schema.df_settings \
+                   where name = 'datafusion.execution.batch_size'";
+    let tuned = common::pipec_query_rows_with_env(
+        "pipelines/game_events.pipe",
+        data,
+        setting,
+        &[("DATAFUSION_EXECUTION_BATCH_SIZE", "1234")],
+    );
+    assert_eq!(tuned, vec![serde_json::json!(["1234"])]);
+    // The tuned session still answers the seed's query.
+    let rows = common::pipec_query_rows_with_env(
+        "pipelines/game_events.pipe",
+        data,
+        "select count(*) from sword_purchases",
+        &[("DATAFUSION_EXECUTION_BATCH_SIZE", "7")],
+    );
+    assert_eq!(rows, vec![serde_json::json!([15])]);
+
+    let wrong = Command::new(env!("CARGO_BIN_EXE_pipec"))
+        .args([
+            "query",
+            "pipelines/game_events.pipe",
+            "--data-dir",
+            data,
+            "select 1",
+        ])
+        .env("DATAFUSION_EXECUTION_BATCH_SIZE", "many")
+        .current_dir(common::ROOT)
+        .output()
+        .expect("pipec runs");
+    assert!(!wrong.status.success());
+    let stderr = String::from_utf8_lossy(&wrong.stderr);
+    assert!(stderr.contains("batch_size"), "{stderr}");
+}

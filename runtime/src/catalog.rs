@@ -38,7 +38,9 @@ pub struct CatalogTable {
 
 /// A session whose default schema is `default`, with every table of `plan`.
 pub async fn session(plan: &Plan, data_dir: &Path) -> Result<(SessionContext, Vec<CatalogTable>)> {
-    let config = SessionConfig::new()
+    // DataFusion's own settings can be tuned through its `DATAFUSION_*`
+    // environment variables (`DATAFUSION_EXECUTION_BATCH_SIZE=…`).
+    let config = SessionConfig::from_env()?
         .with_default_catalog_and_schema(CATALOG, "default")
         .with_information_schema(true);
     let ctx = SessionContext::new_with_config(config);
