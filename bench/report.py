@@ -118,12 +118,14 @@ def goals(out, figures, rounds, high_connections):
 
     n = get("parquet", "events")
     pipec_s, limit_s, spark_s = get("parquet", "pipec_seconds"), get("parquet", "limit_seconds"), get("parquet", "spark_seconds")
-    read_s = get("parquet", "kafka_poll_seconds")
+    # The read's limit is the faster of rdkafka's two readers.
+    poll_s, stream_s = get("parquet", "kafka_poll_seconds"), get("parquet", "kafka_stream_seconds")
+    read_s = None if None in (poll_s, stream_s) else min(poll_s, stream_s)
     if None not in (n, pipec_s, limit_s, spark_s, read_s):
         to_limit, to_spark, to_read = limit_s / pipec_s, spark_s / pipec_s, read_s / pipec_s
         rows.append((f"topic → Parquet, {n / 1e6:.0f}M events, 2 sinks",
                      f"{to_limit:.2f}× the limit, {to_spark:.1f}× Spark ({n / pipec_s:,.0f} events/s); "
-                     f"{to_read:.2f}× rdkafka's read alone",
+                     f"{to_read:.2f}× rdkafka's read alone (its faster reader)",
                      "≥ 0.7× the limit, ≥ 20× Spark", to_limit >= 0.7 and to_spark >= 20))
     rss, rss_large, large = get("parquet", "pipec_peak_rss_kib"), get("parquet", "large_pipec_peak_rss_kib"), get("parquet", "large_events")
     if None not in (rss, rss_large, large, n):

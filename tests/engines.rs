@@ -39,21 +39,13 @@ fn spark_and_hive_run_the_generated_ddl_over_pipec_files() {
     let work = scratch("spark-work");
     let ddl_file = work.join("tables.sql");
     std::fs::write(&ddl_file, &ddl.stdout).unwrap();
-    let out = work.join("spark.json");
-    let spark = Command::new(&python)
-        .arg(common::path("tests/engines/spark_hive.py"))
-        .arg(&ddl_file)
-        .arg(common::path("examples/seed_queries.sql"))
-        .arg(&out)
-        .current_dir(&work)
-        .output()
-        .expect("python runs");
-    assert!(
-        spark.status.success(),
-        "Spark failed:\n{}",
-        String::from_utf8_lossy(&spark.stderr)
+    let queries_file = common::path("examples/seed_queries.sql");
+    let report = common::spark_report(
+        &python,
+        "spark_hive.py",
+        &[ddl_file.as_os_str(), queries_file.as_ref()],
+        &work,
     );
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
 
     // (a) Hive's parser.
     let parsed = report["parsed"].as_array().unwrap();

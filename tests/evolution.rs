@@ -168,28 +168,19 @@ fn a_pipeline_gains_a_field_and_a_sink_and_reads_old_and_new_files() {
         );
         let work = dir.join("spark");
         std::fs::create_dir_all(&work).unwrap();
-        let (create_file, alter_file, out) = (
-            work.join("create.sql"),
-            work.join("alter.sql"),
-            work.join("out.json"),
-        );
+        let (create_file, alter_file) = (work.join("create.sql"), work.join("alter.sql"));
         std::fs::write(&create_file, &create.stdout).unwrap();
         std::fs::write(&alter_file, &alter.stdout).unwrap();
-        let spark = Command::new(python)
-            .arg(common::path("tests/engines/spark_evolve.py"))
-            .arg(&create_file)
-            .arg(&alter_file)
-            .arg("select order_id, coupon from default.orders order by order_id")
-            .arg(&out)
-            .current_dir(&work)
-            .output()
-            .expect("python runs");
-        assert!(
-            spark.status.success(),
-            "Spark failed:\n{}",
-            text(&spark.stderr)
+        let report = common::spark_report(
+            &python,
+            "spark_evolve.py",
+            &[
+                create_file.as_os_str(),
+                alter_file.as_os_str(),
+                "select order_id, coupon from default.orders order by order_id".as_ref(),
+            ],
+            &work,
         );
-        let report: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
         assert_eq!(
             report["rows"],
             json!([["o1", null], ["o2", null], ["o3", "SAVE"], ["o4", "SAVE"]]),

@@ -179,6 +179,30 @@ pub fn python() -> Option<String> {
     std::env::var("PIPEC_TEST_PYTHON").ok()
 }
 
+/// Runs the Spark script `tests/engines/SCRIPT` with ARGS and a report
+/// path, in WORK, with the test venv's `python`; the JSON report it wrote.
+pub fn spark_report(
+    python: &str,
+    script: &str,
+    args: &[&std::ffi::OsStr],
+    work: &Path,
+) -> serde_json::Value {
+    let out = work.join("spark.json");
+    let spark = Command::new(python)
+        .arg(path(&format!("tests/engines/{script}")))
+        .args(args)
+        .arg(&out)
+        .current_dir(work)
+        .output()
+        .expect("python runs");
+    assert!(
+        spark.status.success(),
+        "Spark failed:\n{}",
+        String::from_utf8_lossy(&spark.stderr)
+    );
+    serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap()
+}
+
 /// Rows of a DuckDB query, run by the independent reader.
 pub fn duckdb(sql: &str) -> Vec<Vec<serde_json::Value>> {
     let python = python().expect("PIPEC_TEST_PYTHON names the test venv's python");

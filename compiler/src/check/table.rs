@@ -22,11 +22,18 @@ impl Checker<'_> {
         let mut tables: Vec<(plan::Table, Span)> = Vec::new();
         // Lower-cased qualified name → span: names are unique ignoring case.
         let mut seen: std::collections::HashMap<String, Span> = std::collections::HashMap::new();
+        // Sink name → its place in `sinks`, looked up once per table (a scan
+        // per table grew as the square of the file: 10% of `check` at 4,000).
+        let sink_index: std::collections::HashMap<&str, usize> = sinks
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.name.as_str(), i))
+            .collect();
         for decl in ast.declarations.iter().filter_map(|d| match d {
             Declaration::Table(t) => Some(t),
             _ => None,
         }) {
-            let Some(table) = self.table(decl, sink_decls, sinks) else {
+            let Some(table) = self.table(decl, sink_decls, sinks, &sink_index) else {
                 continue;
             };
             let span = decl
@@ -74,6 +81,7 @@ impl Checker<'_> {
         decl: &ast::TableDecl,
         sink_decls: &Declared<ast::SinkDecl>,
         sinks: &[plan::Sink],
+        sink_index: &std::collections::HashMap<&str, usize>,
     ) -> Option<plan::Table> {
         if let Some(database) = &decl.database {
             self.check_hive_name(database, "database", false);
@@ -122,7 +130,7 @@ impl Checker<'_> {
                 return None;
             }
         };
-        let Some(sink) = sinks.iter().position(|s| s.name == sink_name.text) else {
+        let Some(&sink) = sink_index.get(sink_name.text.as_str()) else {
             if sink_decls.index_of(&sink_name.text).is_none() {
                 self.unknown(Code::UnknownSink, "sink", sink_name, sink_decls.names());
             }
