@@ -88,6 +88,36 @@ fn from_the_start(
     Ok((assignment, events))
 }
 
+/// Messages and payload bytes read so far, of how many the topic holds.
+struct Tally {
+    events: u64,
+    read: u64,
+    bytes: u64,
+}
+
+impl Tally {
+    fn new(events: u64) -> Self {
+        Tally {
+            events,
+            read: 0,
+            bytes: 0,
+        }
+    }
+
+    fn done(&self) -> bool {
+        self.read >= self.events
+    }
+
+    fn add(&mut self, payload: Option<&[u8]>) {
+        self.bytes += payload.map_or(0, |p| p.len() as u64);
+        self.read += 1;
+    }
+
+    fn timed_out(&self) -> Failure {
+        format!("no message in {TIMEOUT:?} after {}", self.read).into()
+    }
+}
+
 fn read_by_polling(
     consumer: &BaseConsumer,
     assignment: &TopicPartitionList,
@@ -95,17 +125,12 @@ fn read_by_polling(
 ) -> Result<(u64, f64), Failure> {
     let started = Instant::now();
     consumer.assign(assignment)?;
-    let (mut read, mut bytes) = (0u64, 0u64);
-    while read < events {
-        match consumer.poll(TIMEOUT) {
-            Some(message) => {
-                bytes += message?.payload().map_or(0, |p| p.len() as u64);
-                read += 1;
-            }
-            None => return Err(format!("no message in {TIMEOUT:?} after {read}").into()),
-        }
+    let mut tally = Tally::new(events);
+    while !tally.done() {
+        let message = consumer.poll(TIMEOUT).ok_or_else(|| tally.timed_out())??;
+        tally.add(message.payload());
     }
-    Ok((bytes, started.elapsed().as_secs_f64()))
+    Ok((tally.bytes, started.elapsed().as_secs_f64()))
 }
 
 async fn read_as_a_stream(
@@ -115,13 +140,12 @@ async fn read_as_a_stream(
 ) -> Result<(u64, f64), Failure> {
     let started = Instant::now();
     consumer.assign(assignment)?;
-    let (mut read, mut bytes) = (0u64, 0u64);
-    while read < events {
+    let mut tally = Tally::new(events);
+    while !tally.done() {
         let message = tokio::time::timeout(TIMEOUT, consumer.recv())
             .await
-            .map_err(|_| format!("no message in {TIMEOUT:?} after {read}"))??;
-        bytes += message.payload().map_or(0, |p| p.len() as u64);
-        read += 1;
+            .map_err(|_| tally.timed_out())??;
+        tally.add(message.payload());
     }
-    Ok((bytes, started.elapsed().as_secs_f64()))
+    Ok((tally.bytes, started.elapsed().as_secs_f64()))
 }
