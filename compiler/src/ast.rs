@@ -161,6 +161,27 @@ pub enum SinkStmt {
         column: Name,
         alias: Name,
     },
+    /// `format delta`
+    Format(Name),
+    /// `compact every 1h to 128MB`, or `compact off` (`None`).
+    Compact(Option<CompactSpec>),
+    /// `vacuum after 7d`
+    Vacuum(Spanned<Duration>),
+}
+
+/// How often a sink merges its small files, and into files of what size.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompactSpec {
+    pub every: Spanned<Duration>,
+    pub target: Option<Spanned<ByteSize>>,
+}
+
+/// A size literal such as `128MB`, kept in the unit it was written in.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ByteSize {
+    pub amount: i64,
+    /// Bytes per unit: 1024 (`KB`), 1024² (`MB`) or 1024³ (`GB`).
+    pub unit: i64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -189,6 +210,13 @@ pub enum DurationUnit {
     Minutes,
     Hours,
     Days,
+}
+
+impl Duration {
+    /// The duration in milliseconds (saturating).
+    pub fn millis(&self) -> i64 {
+        self.amount.saturating_mul(self.unit.millis())
+    }
 }
 
 impl DurationUnit {

@@ -65,6 +65,8 @@ pub enum Code {
     BadTrigger,
     /// `partition by nickname` where `nickname` is not in the schema
     BadPartition,
+    /// `compact every 1h` on a plain Parquet sink, or `compact every 1s`
+    BadTableSetting,
     /// a table column the sink does not write
     ColumnNotWritten,
     /// `partitioned by day` on a table whose sink is not partitioned by `day`
@@ -178,6 +180,7 @@ impl Code {
         Code::StorageOverlap,
         Code::BadTrigger,
         Code::BadPartition,
+        Code::BadTableSetting,
         Code::ColumnNotWritten,
         Code::PartitionMismatch,
         Code::HiveIdentifier,
@@ -242,6 +245,7 @@ impl Code {
             StorageOverlap => "E0401",
             BadTrigger => "E0402",
             BadPartition => "E0403",
+            BadTableSetting => "E0404",
             ColumnNotWritten => "E0501",
             PartitionMismatch => "E0502",
             HiveIdentifier => "E0503",

@@ -301,12 +301,76 @@ pub struct Sink {
     /// directories, not file columns).
     pub columns: Vec<Column>,
     pub path: Location,
-    pub checkpoint: Location,
+    /// Where a plain sink keeps its offsets; a Delta sink keeps them in
+    /// its table's log and has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<Location>,
+    #[serde(skip_serializing_if = "SinkFormat::is_parquet")]
+    pub format: SinkFormat,
     pub trigger: Trigger,
     pub compression: Compression,
     pub partitioning: Option<Partitioning>,
     /// What this sink calls its metadata columns.
     pub metadata: MetadataNames,
+}
+
+/// What a sink writes at its path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SinkFormat {
+    /// Parquet files in Hive's layout, committed by the sink's checkpoint.
+    Parquet,
+    /// A Delta Lake table: its log holds the files and the Kafka offsets.
+    Delta(DeltaSettings),
+}
+
+impl SinkFormat {
+    pub fn is_parquet(&self) -> bool {
+        matches!(self, SinkFormat::Parquet)
+    }
+
+    pub fn delta(&self) -> Option<&DeltaSettings> {
+        match self {
+            SinkFormat::Parquet => None,
+            SinkFormat::Delta(settings) => Some(settings),
+        }
+    }
+
+    /// The word `format` takes: `parquet` or `delta`.
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            SinkFormat::Parquet => "parquet",
+            SinkFormat::Delta(_) => "delta",
+        }
+    }
+}
+
+/// How a Delta sink keeps its table fast and its storage bounded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeltaSettings {
+    /// How often `pipec run` compacts small files (`None`: only `pipec compact`).
+    pub compact_every_ms: Option<i64>,
+    /// The size compaction bin-packs files to.
+    pub target_file_bytes: i64,
+    /// How long a file that compaction replaced is kept for readers of
+    /// older snapshots before VACUUM deletes it.
+    pub vacuum_after_ms: i64,
+}
+
+impl DeltaSettings {
+    pub const DEFAULT_COMPACT_EVERY_MS: i64 = 3_600_000;
+    pub const DEFAULT_TARGET_FILE_BYTES: i64 = 128 << 20;
+    pub const DEFAULT_VACUUM_AFTER_MS: i64 = 7 * 86_400_000;
+}
+
+impl Default for DeltaSettings {
+    fn default() -> Self {
+        DeltaSettings {
+            compact_every_ms: Some(Self::DEFAULT_COMPACT_EVERY_MS),
+            target_file_bytes: Self::DEFAULT_TARGET_FILE_BYTES,
+            vacuum_after_ms: Self::DEFAULT_VACUUM_AFTER_MS,
+        }
+    }
 }
 
 /// The column names of a sink's metadata columns: the seed's `raw_event` and

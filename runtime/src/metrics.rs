@@ -24,6 +24,11 @@ pub struct Metrics {
     pub sink_last_commit: prometheus::IntGaugeVec,
     pub sink_fenced: IntCounterVec,
     pub sink_write_retries: IntCounterVec,
+    pub delta_commits: IntCounterVec,
+    pub delta_conflicts: IntCounterVec,
+    pub delta_compactions: IntCounterVec,
+    pub delta_files_rewritten: IntCounterVec,
+    pub delta_table_version: prometheus::IntGaugeVec,
 }
 
 impl Metrics {
@@ -100,6 +105,30 @@ impl Metrics {
             "sink_write_retries_total",
             "Writes a sink tried again after a transient storage error",
         );
+        let delta_commits = sink_counter(
+            "delta_commits_total",
+            "Delta commits a sink made (each a trigger's files and offsets)",
+        );
+        let delta_conflicts = sink_counter(
+            "delta_commit_conflicts_total",
+            "Delta commits lost to another writer and tried again on its snapshot",
+        );
+        let delta_compactions = sink_counter(
+            "delta_compactions_total",
+            "OPTIMIZE commits that rewrote a Delta sink's small files",
+        );
+        let delta_files_rewritten = sink_counter(
+            "delta_files_rewritten_total",
+            "Small files compaction replaced in a Delta sink's table",
+        );
+        let delta_table_version = prometheus::IntGaugeVec::new(
+            Opts::new(
+                "delta_table_version",
+                "The Delta table version of a sink's last commit or compaction",
+            ),
+            &["sink"],
+        )
+        .expect("valid metric");
         let sink_lag = prometheus::IntGaugeVec::new(
             Opts::new(
                 "sink_lag",
@@ -125,6 +154,11 @@ impl Metrics {
             Box::new(sink_lag.clone()),
             Box::new(sink_fenced.clone()),
             Box::new(sink_write_retries.clone()),
+            Box::new(delta_commits.clone()),
+            Box::new(delta_conflicts.clone()),
+            Box::new(delta_compactions.clone()),
+            Box::new(delta_files_rewritten.clone()),
+            Box::new(delta_table_version.clone()),
             Box::new(requests.clone()),
             Box::new(events_produced.clone()),
             Box::new(delivery_seconds.clone()),
@@ -156,6 +190,11 @@ impl Metrics {
             dead_letters,
             sink_lag,
             sink_last_commit,
+            delta_commits,
+            delta_conflicts,
+            delta_compactions,
+            delta_files_rewritten,
+            delta_table_version,
         }
     }
 

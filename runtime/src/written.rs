@@ -42,12 +42,16 @@ pub async fn written(plan: &Plan, data_dir: &Path) -> Result<Vec<WrittenSink>, W
     let mut out = Vec::new();
     for sink in &plan.sinks {
         let data = Storage::open(&sink.path, data_dir)?;
-        let checkpoints = Storage::open(&sink.checkpoint, data_dir)?;
+        // A Delta table is its own checkpoint: its log.
+        let checkpoints = match &sink.checkpoint {
+            Some(location) => Storage::open(location, data_dir)?,
+            None => data.subdirectory("_delta_log"),
+        };
         let mut files: Vec<String> = data
             .list("")
             .await?
             .into_iter()
-            .filter(|p| p.ends_with(".parquet") && !is_hidden(p))
+            .filter(|p| p.ends_with(".parquet") && !is_hidden(p) && !p.starts_with("_delta_log/"))
             .collect();
         // Names carry the offsets zero-padded, so the last name sorts last
         // within a partition; the newest of all is the last by name here.
@@ -162,7 +166,7 @@ pub async fn against(
                     written.files,
                     if written.files == 1 { "" } else { "s" },
                     sink.path.as_str(),
-                    sink.checkpoint.as_str()
+                    sink.checkpoint.as_ref().map_or("_delta_log", |c| c.as_str())
                 ),
                 span,
                 help: Some(

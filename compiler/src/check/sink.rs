@@ -3,10 +3,13 @@
 use super::filter::SinkColumns;
 use super::settings::Slot;
 use super::{Checker, Declared, Scope};
-use crate::ast::{self, Name, PartitionSpec, SinkStmt, TriggerBound, TriggerSpec};
+use crate::ast::{
+    self, CompactSpec, Name, PartitionSpec, SinkStmt, Spanned, TriggerBound, TriggerSpec,
+};
 use crate::diagnostic::{closest, did_you_mean, Code, Diagnostic};
 use crate::plan::{
-    self, ColumnSource, Compression, MetadataNames, Partitioning, Ref, Trigger, METADATA_COLUMNS,
+    self, ColumnSource, Compression, DeltaSettings, MetadataNames, Partitioning, Ref, SinkFormat,
+    Trigger, METADATA_COLUMNS,
 };
 use crate::source::Span;
 use crate::types::DataType;
@@ -15,6 +18,13 @@ use crate::types::DataType;
 const MIN_INTERVAL_MS: i64 = 100;
 const MAX_INTERVAL_MS: i64 = 86_400_000;
 const MAX_ROWS: i64 = 100_000_000;
+/// Bounds of a Delta sink's table settings.
+const MIN_COMPACT_MS: i64 = 1_000;
+const MAX_COMPACT_MS: i64 = 30 * 86_400_000;
+const MIN_TARGET_BYTES: i64 = 1 << 20;
+const MAX_TARGET_BYTES: i64 = 4 << 30;
+const MIN_VACUUM_MS: i64 = 60_000;
+const MAX_VACUUM_MS: i64 = 365 * 86_400_000;
 
 impl Checker<'_> {
     pub(super) fn sink(
@@ -34,6 +44,9 @@ impl Checker<'_> {
         let mut partition = Slot::new("partition");
         let mut raw_event_name = Slot::new("metadata raw_event");
         let mut timestamp_name = Slot::new("metadata timestamp");
+        let mut format = Slot::new("format");
+        let mut compact = Slot::new("compact");
+        let mut vacuum = Slot::new("vacuum");
         for statement in &decl.statements {
             let span = statement.span;
             match &statement.node {
@@ -45,6 +58,9 @@ impl Checker<'_> {
                 SinkStmt::Trigger(t) => trigger.set(self, t, span),
                 SinkStmt::Compression(c) => compression.set(self, c, span),
                 SinkStmt::Partition(p) => partition.set(self, p, span),
+                SinkStmt::Format(f) => format.set(self, f, span),
+                SinkStmt::Compact(c) => compact.set(self, c, span),
+                SinkStmt::Vacuum(v) => vacuum.set(self, v, span),
                 SinkStmt::Metadata { column, alias } => match column.text.as_str() {
                     "raw_event" => raw_event_name.set(self, alias, span),
                     "timestamp" => timestamp_name.set(self, alias, span),
@@ -65,14 +81,24 @@ impl Checker<'_> {
             Some(name) => self.compression(name),
             None => Some(Compression::Snappy),
         };
+        let format = self.sink_format(
+            format.get().copied(),
+            compact.get().copied().zip(compact.span()),
+            vacuum.get().copied(),
+            checkpoint.span(),
+        );
         let (path_span, checkpoint_span) = (path.span(), checkpoint.span());
         let path_lit = path.require(self, decl.name.span, &what, &format!("path \"{name}\""));
-        let checkpoint_lit = checkpoint.require(
-            self,
-            decl.name.span,
-            &what,
-            &format!("checkpoint \"checkpoints/{name}\""),
-        );
+        // A Delta table keeps its offsets in its own log.
+        let checkpoint_lit = match &format {
+            Some(SinkFormat::Delta(_)) => None,
+            _ => checkpoint.require(
+                self,
+                decl.name.span,
+                &what,
+                &format!("checkpoint \"checkpoints/{name}\""),
+            ),
+        };
         let path = path_lit.and_then(|p| self.written_location(p));
         let checkpoint = checkpoint_lit.and_then(|p| self.written_location(p));
         for (location, role, span) in [
@@ -125,7 +151,11 @@ impl Checker<'_> {
             filter,
             columns,
             path: path?,
-            checkpoint: checkpoint?,
+            checkpoint: match format.as_ref()? {
+                SinkFormat::Parquet => Some(checkpoint?),
+                SinkFormat::Delta(_) => None,
+            },
+            format: format?,
             trigger: trigger?,
             compression: compression?,
             partitioning,
@@ -312,6 +342,115 @@ impl Checker<'_> {
         }
         let _ = span;
         ok.then_some(Trigger::Every { interval_ms, rows })
+    }
+
+    /// `format`, and the table settings that only a Delta sink takes.
+    fn sink_format(
+        &mut self,
+        format: Option<&Name>,
+        compact: Option<(&Option<CompactSpec>, Span)>,
+        vacuum: Option<&Spanned<ast::Duration>>,
+        checkpoint: Option<Span>,
+    ) -> Option<SinkFormat> {
+        let delta = match format.map(|f| f.text.to_ascii_lowercase()).as_deref() {
+            None | Some("parquet") => false,
+            Some("delta") => true,
+            Some(_) => {
+                let name = format.expect("matched a name");
+                let help = did_you_mean(&name.text, ["parquet", "delta"]).unwrap_or_else(|| {
+                    "a sink writes `parquet` (plain files, the default) or `delta` (a Delta Lake table)".into()
+                });
+                self.report(
+                    Diagnostic::new(
+                        Code::UnknownValue,
+                        name.span,
+                        format!("unknown format `{}`", name.text),
+                    )
+                    .with_label("not a table format pipec writes")
+                    .with_help(help),
+                );
+                return None;
+            }
+        };
+        if !delta {
+            let only_delta = [
+                compact.map(|(_, span)| (span, "compact")),
+                vacuum.map(|v| (v.span, "vacuum")),
+            ];
+            for (span, setting) in only_delta.into_iter().flatten() {
+                self.report(
+                    Diagnostic::new(
+                        Code::BadTableSetting,
+                        span,
+                        format!("`{setting}` is a setting of Delta tables"),
+                    )
+                    .with_label("this sink writes plain Parquet files")
+                    .with_help("add `format delta`: plain files cannot be rewritten safely while engines read them"),
+                );
+            }
+            return Some(SinkFormat::Parquet);
+        }
+        let mut ok = true;
+        if let Some(span) = checkpoint {
+            self.report(
+                Diagnostic::new(
+                    Code::BadTableSetting,
+                    span,
+                    "a Delta sink has no checkpoint directory",
+                )
+                .with_label("not used by `format delta`")
+                .with_help(
+                    "remove it: the table's own log records the Kafka offsets with each commit",
+                ),
+            );
+            ok = false;
+        }
+        let mut settings = DeltaSettings::default();
+        match compact {
+            Some((None, _)) => settings.compact_every_ms = None,
+            Some((Some(spec), _)) => {
+                let every = spec.every.node.millis();
+                if !(MIN_COMPACT_MS..=MAX_COMPACT_MS).contains(&every) {
+                    self.bad_table_setting(
+                        spec.every.span,
+                        "compaction every",
+                        "between `1s` and `30d`",
+                    );
+                    ok = false;
+                }
+                settings.compact_every_ms = Some(every);
+                if let Some(target) = &spec.target {
+                    let bytes = target.node.amount.saturating_mul(target.node.unit);
+                    if !(MIN_TARGET_BYTES..=MAX_TARGET_BYTES).contains(&bytes) {
+                        self.bad_table_setting(
+                            target.span,
+                            "a target file size",
+                            "between `1MB` and `4GB`",
+                        );
+                        ok = false;
+                    }
+                    settings.target_file_bytes = bytes;
+                }
+            }
+            None => {}
+        }
+        if let Some(after) = vacuum {
+            let ms = after.node.millis();
+            if !(MIN_VACUUM_MS..=MAX_VACUUM_MS).contains(&ms) {
+                self.bad_table_setting(after.span, "vacuum after", "between `1m` and `365d`");
+                ok = false;
+            }
+            settings.vacuum_after_ms = ms;
+        }
+        ok.then_some(SinkFormat::Delta(settings))
+    }
+
+    fn bad_table_setting(&mut self, span: Span, what: &str, bounds: &str) {
+        self.report(
+            Diagnostic::new(Code::BadTableSetting, span, format!("{what} is out of bounds"))
+                .with_label(format!("must be {bounds}"))
+                .with_help("compaction too often rewrites the table for nothing; too rarely, and queries slow down"),
+        );
     }
 
     fn compression(&mut self, name: &Name) -> Option<Compression> {

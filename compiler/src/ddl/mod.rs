@@ -53,6 +53,8 @@ pub struct TableDdl {
     pub partition_columns: Vec<(String, ColumnType)>,
     pub location: String,
     pub properties: Vec<(String, String)>,
+    /// A Delta Lake table: engines take its schema from its log.
+    pub delta: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -62,6 +64,21 @@ pub struct UnknownTable {
     pub known: Vec<String>,
 }
 
+/// Why there is no DDL to print.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DdlError {
+    #[error(transparent)]
+    UnknownTable(#[from] UnknownTable),
+    #[error(
+        "Hive cannot read Delta Lake tables: {} {} `format delta`. \
+         Use `--dialect spark` (Spark with delta-spark) or `--dialect trino` (Trino's delta_lake connector), \
+         or give the sink plain Parquet files (no `format`) for Hive",
+        if tables.len() == 1 { "table" } else { "tables" },
+        tables.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ") + if tables.len() == 1 { " is" } else { " are" }
+    )]
+    HiveCannotReadDelta { tables: Vec<String> },
+}
+
 /// The DDL of every table of the plan (and its dead-letter table), or of
 /// the one named `only` (`name` or `database.name`).
 pub fn generate(
@@ -69,7 +86,7 @@ pub fn generate(
     dialect: Dialect,
     options: &DdlOptions,
     only: Option<&str>,
-) -> Result<String, UnknownTable> {
+) -> Result<String, DdlError> {
     let mut tables = tables(plan, options, dialect);
     if let Some(wanted) = only {
         let known: Vec<String> = tables
@@ -84,7 +101,18 @@ pub fn generate(
             return Err(UnknownTable {
                 wanted: wanted.to_string(),
                 known,
-            });
+            }
+            .into());
+        }
+    }
+    if dialect == Dialect::Hive {
+        let delta: Vec<String> = tables
+            .iter()
+            .filter(|t| t.delta)
+            .map(|t| format!("{}.{}", t.database, t.name))
+            .collect();
+        if !delta.is_empty() {
+            return Err(DdlError::HiveCannotReadDelta { tables: delta });
         }
     }
     // Each database once, before its first table: a fresh metastore has
@@ -98,18 +126,33 @@ pub fn generate(
             databases.push(&table.database);
         }
     }
-    let creates: Vec<String> = databases
+    let mut creates: Vec<String> = databases
         .iter()
         .filter_map(|database| match dialect {
             Dialect::Hive | Dialect::Spark => hive::database(database),
             Dialect::Trino => Some(trino::schema(database)),
         })
         .collect();
+    if dialect == Dialect::Trino {
+        // Delta tables live in Trino's `delta_lake` catalog, with schemas of its own.
+        let mut delta_databases: Vec<&str> = Vec::new();
+        for table in tables.iter().filter(|t| t.delta) {
+            if !delta_databases
+                .iter()
+                .any(|d| d.eq_ignore_ascii_case(&table.database))
+            {
+                delta_databases.push(&table.database);
+            }
+        }
+        creates.extend(delta_databases.iter().map(|d| trino::delta_schema(d)));
+    }
     let statements: Vec<String> = tables
         .iter()
         .map(|table| match dialect {
             Dialect::Hive => hive::table(table),
+            Dialect::Spark if table.delta => spark::delta_table(table),
             Dialect::Spark => spark::table(table),
+            Dialect::Trino if table.delta => trino::delta_table(table),
             Dialect::Trino => trino::table(table, options),
         })
         .collect();
@@ -147,6 +190,7 @@ pub fn tables(plan: &Plan, options: &DdlOptions, dialect: Dialect) -> Vec<TableD
         )],
         location: uri(&dead.path, options, dialect),
         properties: vec![("parquet.compress".into(), "SNAPPY".into())],
+        delta: false,
     });
     out
 }
@@ -175,6 +219,7 @@ fn table(plan: &Plan, table: &Table, options: &DdlOptions, dialect: Dialect) -> 
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
+        delta: !sink.format.is_parquet(),
     }
 }
 

@@ -24,3 +24,13 @@ pub fn table(table: &TableDdl) -> String {
     out.push_str(&location_and_properties(table));
     out
 }
+
+/// A Delta table: Spark (with delta-spark) reads its schema, partitioning
+/// and files from the log at the location.
+pub fn delta_table(table: &TableDdl) -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS {}\nUSING DELTA\nLOCATION {};\n",
+        qualified(table),
+        super::quote_string(&table.location)
+    )
+}

@@ -129,6 +129,12 @@ pub fn preamble(tables: &[TableDdl], options: &DdlOptions) -> String {
          -- hive.timestamp-precision must be {precision}.\n",
         options.trino_timestamp_precision
     );
+    if tables.iter().any(|t| t.delta) {
+        out.push_str(&format!(
+            "-- Delta tables: a delta_lake catalog named `{DELTA_CATALOG}` with\n\
+             -- delta.register-table-procedure.enabled=true; query them as {DELTA_CATALOG}.SCHEMA.TABLE.\n"
+        ));
+    }
     let scheme = |prefix: &str| tables.iter().any(|t| t.location.starts_with(prefix));
     if scheme("local://") {
         out.push_str(
@@ -149,6 +155,28 @@ pub fn preamble(tables: &[TableDdl], options: &DdlOptions) -> String {
 pub fn schema(database: &str) -> String {
     format!("CREATE SCHEMA IF NOT EXISTS {};\n", identifier(database))
 }
+
+/// The schema of Delta tables in Trino's `delta_lake` catalog.
+pub fn delta_schema(database: &str) -> String {
+    format!(
+        "CREATE SCHEMA IF NOT EXISTS {DELTA_CATALOG}.{};\n",
+        identifier(database)
+    )
+}
+
+/// A Delta table is registered, not created: Trino's `delta_lake` catalog
+/// reads its schema and files from the log at the location.
+pub fn delta_table(table: &TableDdl) -> String {
+    format!(
+        "CALL {DELTA_CATALOG}.system.register_table(schema_name => {}, table_name => {}, table_location => {});\n",
+        quote_string(&table.database.to_ascii_lowercase()),
+        quote_string(&table.name.to_ascii_lowercase()),
+        quote_string(&table.location)
+    )
+}
+
+/// The name the DDL gives Trino's `delta_lake` catalog.
+pub const DELTA_CATALOG: &str = "delta";
 
 pub fn table(table: &TableDdl, options: &DdlOptions) -> String {
     let qualified = format!(

@@ -129,8 +129,14 @@ fn compare_sink(before: &Sink, sink: &Sink, locate: Locate, explained: &Explaine
 /// no longer sees.
 fn starts_over(before: &Sink, sink: &Sink, locate: Locate) -> Option<Change> {
     let name = &sink.name;
-    let (path, checkpoint) = (sink.path.as_str(), sink.checkpoint.as_str());
-    let (old_path, old_checkpoint) = (before.path.as_str(), before.checkpoint.as_str());
+    let offsets = |sink: &Sink| {
+        sink.checkpoint.as_ref().map_or_else(
+            || format!("{} (its table's log)", sink.path.as_str()),
+            |c| c.as_str().to_string(),
+        )
+    };
+    let (path, checkpoint) = (sink.path.as_str(), offsets(sink));
+    let (old_path, old_checkpoint) = (before.path.as_str(), offsets(before));
     let topic = &sink.topic.name;
     let tables =
         "tables over the sink keep their old LOCATION until you create them again (`pipec ddl`)";
@@ -145,6 +151,21 @@ fn starts_over(before: &Sink, sink: &Sink, locate: Locate) -> Option<Change> {
                 ),
             )
             .help("give it a new `path` and `checkpoint`: it then writes the new topic from its start"),
+        );
+    }
+    if before.format.keyword() != sink.format.keyword() {
+        let (old, new) = (before.format.keyword(), sink.format.keyword());
+        return Some(
+            Change::new(
+                Code::SinkStartsOver,
+                locate.sink_statement(name, |s| matches!(s, SinkStmt::Format(_))),
+                format!(
+                    "sink `{name}` now writes `{new}` (was `{old}`): it keeps its offsets elsewhere, so it writes topic `{topic}` again from its start"
+                ),
+            )
+            .help(format!(
+                "give it a new `path` too: a {new} table cannot share `{old_path}` with the {old} files already there"
+            )),
         );
     }
     let moved_path = before.path != sink.path;

@@ -103,6 +103,9 @@ pub fn graph(plan: &Plan) -> Graph {
         if let Some(partitioning) = &sink.partitioning {
             label.push(format!("partition by {}", partitioning.column().0));
         }
+        if !sink.format.is_parquet() {
+            label.push(format!("format {}", sink.format.keyword()));
+        }
         out.nodes.push(Node {
             id: id.clone(),
             kind: NodeKind::Sink,

@@ -61,6 +61,9 @@ fn statements(block: &str) -> &'static [&'static str] {
             "compression",
             "partition by",
             "metadata",
+            "format",
+            "compact",
+            "vacuum after",
         ],
         "table" => &[
             "from",
@@ -316,6 +319,8 @@ pub fn complete(text: &str, index: &Index, offset: usize) -> Vec<Completion> {
         ("sink", "trigger") => keywords(&["every", "once"]),
         ("sink", "compression") => keywords(&["snappy", "zstd", "gzip", "lz4", "none"]),
         ("sink", "metadata") => keywords(&["raw_event", "timestamp"]),
+        ("sink", "format") => keywords(&["parquet", "delta"]),
+        ("sink", "compact") => keywords(&["every", "off"]),
         _ => Vec::new(),
     }
 }

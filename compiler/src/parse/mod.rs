@@ -334,6 +334,31 @@ impl AstBuilder {
                 let alias = names.next().expect("metadata gives a name");
                 SinkStmt::Metadata { column, alias }
             }
+            Rule::sink_format => SinkStmt::Format(name(first(content(pair)))),
+            Rule::sink_compact => {
+                let mut parts = content(pair);
+                match parts.next() {
+                    None => SinkStmt::Compact(None),
+                    Some(every) => {
+                        let every = Spanned {
+                            span: span(&every),
+                            node: self.duration(every),
+                        };
+                        let target = parts.next().map(|size| Spanned {
+                            span: span(&size),
+                            node: self.byte_size(size),
+                        });
+                        SinkStmt::Compact(Some(CompactSpec { every, target }))
+                    }
+                }
+            }
+            Rule::sink_vacuum => {
+                let after = first(content(pair));
+                SinkStmt::Vacuum(Spanned {
+                    span: span(&after),
+                    node: self.duration(after),
+                })
+            }
             rule => unreachable!("the grammar yields no sink statement {rule:?}"),
         };
         Spanned {
@@ -369,6 +394,18 @@ impl AstBuilder {
         };
         let amount = self.parse_i64(&text[..digits_end], span(&pair));
         Duration { amount, unit }
+    }
+
+    fn byte_size(&mut self, pair: Pair<Rule>) -> ByteSize {
+        let text = pair.as_str();
+        let digits_end = text.len() - 2;
+        let unit = match &text[digits_end..] {
+            "KB" => 1 << 10,
+            "MB" => 1 << 20,
+            _ => 1 << 30,
+        };
+        let amount = self.parse_i64(&text[..digits_end], span(&pair));
+        ByteSize { amount, unit }
     }
 
     fn table_stmt(&mut self, pair: Pair<Rule>) -> Spanned<TableStmt> {

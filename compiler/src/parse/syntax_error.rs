@@ -214,6 +214,9 @@ const SETTING_KEYWORDS: &[&str] = &[
     "trigger",
     "compression",
     "partition",
+    "format",
+    "compact",
+    "vacuum",
     "location",
     "properties",
     "brokers",
@@ -306,6 +309,7 @@ fn describe(rule: Rule) -> Description {
         float => "a number",
         duration | trigger_bound => "a duration such as `10s`",
         row_count => "a row count such as `10000 rows`",
+        byte_size | byte_unit => "a size such as `128MB`",
         literal | boolean | null => "a value (a string, number, `true`, `false` or `null`)",
         http_method => "an HTTP method such as `GET`",
         field_value | header_value | query_value => {

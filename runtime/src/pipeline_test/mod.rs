@@ -158,7 +158,7 @@ fn local(plan: &Plan) -> Plan {
     let mut plan = plan.clone();
     for sink in &mut plan.sinks {
         sink.path = relative(&sink.path);
-        sink.checkpoint = relative(&sink.checkpoint);
+        sink.checkpoint = sink.checkpoint.as_ref().map(relative);
     }
     plan.dead_letters.path = relative(&plan.dead_letters.path);
     for table in &mut plan.tables {

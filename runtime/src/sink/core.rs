@@ -10,17 +10,19 @@
 
 use super::checkpoint::{Checkpoint, CheckpointStore};
 use super::chunk::{batch_builder, Chunk, ChunkBuilder};
-use super::decode::BatchBuilder;
-use super::decode::{file_schema, full_schema};
+use super::decode::{dead_letter_batch, file_schema, full_schema, BatchBuilder};
+use super::delta::{DeltaError, DeltaSinkTable};
 use super::filter::CompiledFilter;
-use super::partition::{self, Claim, PartitionBuffer, WriteError, WriteTarget, Written};
+use super::naming::{first_offset_of, FileKey};
+use super::partition::{self, Claim, PartitionBuffer, Sealed, WriteError, WriteTarget, Written};
 use super::trigger::{Buffered, Due, TriggerPolicy};
+use super::writer::encode_parquet;
 use super::{SinkError, SinkSummary};
 use crate::backlog::Backlog;
 use crate::metrics::Metrics;
 use crate::storage::{ObjectVersion, Storage};
 use arrow::datatypes::SchemaRef;
-use pipec_compiler::plan::{Plan, Schema, Sink, DEAD_LETTER_PARTITION};
+use pipec_compiler::plan::{Compression, Plan, Schema, Sink, DEAD_LETTER_PARTITION};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
@@ -40,7 +42,11 @@ struct SinkState {
     sink: Sink,
     data: Storage,
     dead_letters: Storage,
-    checkpoints: CheckpointStore,
+    /// A plain sink's checkpoints (a Delta sink's table is its own).
+    checkpoints: Option<CheckpointStore>,
+    /// A Delta sink's table, opened at its first claim (when the Kafka
+    /// cluster its offsets are of is known).
+    delta: Option<DeltaSinkTable>,
     filter: Option<CompiledFilter>,
     full_schema: SchemaRef,
     file_schema: SchemaRef,
@@ -88,6 +94,8 @@ pub struct PartitionWritten {
 
 /// The sinks of one topic.
 pub struct TopicSinks {
+    /// The pipeline's name, which a Delta table's offsets are recorded under.
+    pipeline: String,
     topic: String,
     schema: Schema,
     /// Short id of the Kafka cluster the offsets are of.
@@ -126,9 +134,12 @@ impl TopicSinks {
                 source,
             };
             let data = Storage::open(&sink.path, data_dir).map_err(storage_error)?;
-            let checkpoints = CheckpointStore::new(
-                Storage::open(&sink.checkpoint, data_dir).map_err(storage_error)?,
-            );
+            let checkpoints = match &sink.checkpoint {
+                Some(location) => Some(CheckpointStore::new(
+                    Storage::open(location, data_dir).map_err(storage_error)?,
+                )),
+                None => None,
+            };
             let dead_letters = Storage::open(&plan.dead_letters.path, data_dir)
                 .map_err(storage_error)?
                 .subdirectory(&format!("{DEAD_LETTER_PARTITION}={name}"));
@@ -160,6 +171,7 @@ impl TopicSinks {
                 data,
                 dead_letters,
                 checkpoints,
+                delta: None,
                 filter,
                 partitions: BTreeMap::new(),
                 fenced: BTreeSet::new(),
@@ -168,6 +180,7 @@ impl TopicSinks {
             });
         }
         Ok(TopicSinks {
+            pipeline: plan.name.clone(),
             topic: topic.to_string(),
             schema,
             cluster: String::new(),
@@ -241,6 +254,9 @@ impl TopicSinks {
     }
 
     async fn claim(&mut self, index: usize, partition: i32) -> Result<PartitionBuffer, SinkError> {
+        if self.sinks[index].sink.format.delta().is_some() {
+            return self.claim_delta(index, partition).await;
+        }
         let fresh = Checkpoint {
             cluster: self.cluster.clone(),
             topic: self.topic.clone(),
@@ -252,11 +268,14 @@ impl TopicSinks {
         };
         let sink = &mut self.sinks[index];
         let name = sink.sink.name.clone();
+        let checkpoints = sink
+            .checkpoints
+            .as_ref()
+            .expect("a plain sink has checkpoints");
         let (claimed, version) = match sink.claims.get(&partition) {
             Some(held) => held.clone(),
             None => {
-                let claim = sink
-                    .checkpoints
+                let claim = checkpoints
                     .claim(fresh, &self.owner)
                     .await
                     .map_err(|source| SinkError::Checkpoint {
@@ -299,6 +318,56 @@ impl TopicSinks {
                 version,
             }),
         )
+    }
+
+    /// A Delta sink's claim: the partition goes on from the table's `txn`
+    /// version for it. Dead letters a crash left of writes the table never
+    /// committed (they are written just before the commit) are deleted: the
+    /// messages are read again.
+    async fn claim_delta(
+        &mut self,
+        index: usize,
+        partition: i32,
+    ) -> Result<PartitionBuffer, SinkError> {
+        let (pipeline, topic, cluster) = (&self.pipeline, &self.topic, &self.cluster);
+        let sink = &mut self.sinks[index];
+        let name = sink.sink.name.clone();
+        let delta_error = |source| SinkError::Delta {
+            sink: name.clone(),
+            source,
+        };
+        let table = match &mut sink.delta {
+            Some(table) => {
+                table.refresh().await.map_err(delta_error)?;
+                table
+            }
+            None => {
+                let mut table = DeltaSinkTable::open(&sink.data, pipeline, &sink.sink)
+                    .await
+                    .map_err(delta_error)?;
+                table.set_offsets_of(pipeline, &name, topic, cluster);
+                sink.delta.insert(table)
+            }
+        };
+        let next_offset = table.next_offset(partition).await.map_err(delta_error)?;
+        let version = table.version();
+        for path in sink
+            .dead_letters
+            .list("")
+            .await
+            .map_err(|e| delta_error(e.into()))?
+        {
+            let file = path.rsplit('/').next().unwrap_or(&path);
+            if first_offset_of(file, topic, partition).is_some_and(|first| first >= next_offset) {
+                tracing::info!(sink = %name, file = %path, "removing dead letters of a write the Delta table never committed");
+                sink.dead_letters
+                    .delete(&path)
+                    .await
+                    .map_err(|e| delta_error(e.into()))?;
+            }
+        }
+        tracing::debug!(sink = %name, partition, next_offset, version, "partition claimed from the Delta table");
+        Ok(PartitionBuffer::new(partition, next_offset))
     }
 
     /// Where reading the partition must go on from: the lowest position of
@@ -614,6 +683,13 @@ impl TopicSinks {
             .copied()
             .filter(|p| only.is_none_or(|only| only.contains(p)))
             .collect();
+        if self.sinks[index].sink.format.delta().is_some() {
+            let done = self.write_delta(index, partitions).await?;
+            if only.is_none() {
+                self.sinks[index].last_write = Instant::now();
+            }
+            return Ok(done);
+        }
         let mut done = Vec::new();
         for partition in partitions {
             if self.pending_messages(index, partition) > 0 {
@@ -646,6 +722,114 @@ impl TopicSinks {
         }
         if only.is_none() {
             self.sinks[index].last_write = Instant::now();
+        }
+        Ok(done)
+    }
+
+    /// A Delta sink's write: every partition's files completed, their dead
+    /// letters written, then one Delta commit of all of them with their
+    /// offsets (see `delta`). A partition the table has moved past is
+    /// fenced; a failed commit rewinds every partition in it.
+    async fn write_delta(
+        &mut self,
+        index: usize,
+        partitions: Vec<i32>,
+    ) -> Result<Vec<PartitionWritten>, SinkError> {
+        let mut sealed: Vec<Sealed> = Vec::new();
+        for partition in partitions {
+            if self.pending_messages(index, partition) > 0 {
+                self.flush(partition).await?;
+            }
+            let Some(buffer) = self.sinks[index].partitions.get_mut(&partition) else {
+                continue;
+            };
+            if buffer.messages() == 0 {
+                continue;
+            }
+            match buffer.seal().await {
+                Ok(Some(part)) => sealed.push(part),
+                Ok(None) => {}
+                Err(WriteError::Storage(error)) if error.is_transient() => {
+                    self.rewind(index, partition, &error)
+                }
+                Err(error) => return Err(self.failed(index, error)),
+            }
+        }
+        if sealed.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sink = &self.sinks[index];
+        let dead_letters = sink.dead_letters.clone();
+        let written = write_dead_letters(&dead_letters, &self.topic, &self.cluster, &sealed).await;
+        let dead_letter_files = match written {
+            Ok(files) => files,
+            Err(error) => {
+                for part in &sealed {
+                    self.rewind(index, part.part.partition, &error);
+                }
+                return Ok(Vec::new());
+            }
+        };
+        let parts: Vec<_> = sealed.iter().map(|s| s.part.clone()).collect();
+        let sink = &mut self.sinks[index];
+        let name = sink.sink.name.clone();
+        let table = sink
+            .delta
+            .as_mut()
+            .expect("a claimed Delta sink has its table");
+        let committed = match table.commit(&parts).await {
+            Ok(committed) => committed,
+            Err(error) => {
+                remove_dead_letters(&dead_letters, &dead_letter_files).await;
+                if !error.is_transient() {
+                    return Err(SinkError::Delta {
+                        sink: name,
+                        source: error,
+                    });
+                }
+                for part in &sealed {
+                    self.rewind(index, part.part.partition, &error);
+                }
+                return Ok(Vec::new());
+            }
+        };
+        let metrics = &self.metrics;
+        metrics
+            .delta_conflicts
+            .with_label_values(&[name.as_str()])
+            .inc_by(u64::from(committed.conflicts));
+        if let Some(version) = committed.version {
+            metrics
+                .delta_commits
+                .with_label_values(&[name.as_str()])
+                .inc();
+            metrics
+                .delta_table_version
+                .with_label_values(&[name.as_str()])
+                .set(version);
+        }
+        let mut done = Vec::new();
+        for part in sealed {
+            let partition = part.part.partition;
+            if committed.fenced.contains(&partition) {
+                let own: Vec<(i32, String)> = dead_letter_files
+                    .iter()
+                    .filter(|(p, _)| *p == partition)
+                    .cloned()
+                    .collect();
+                remove_dead_letters(&dead_letters, &own).await;
+                self.fence(index, partition);
+                continue;
+            }
+            if let Some(buffer) = self.sinks[index].partitions.get_mut(&partition) {
+                buffer.committed(part.part.next_offset);
+            }
+            self.count(index, partition, &part.written);
+            done.push(PartitionWritten {
+                sink: index,
+                partition,
+                written: part.written,
+            });
         }
         Ok(done)
     }
@@ -750,6 +934,53 @@ impl TopicSinks {
     }
 }
 
+/// The dead letters of a Delta sink's write, each partition's in one plain
+/// file of the dead-letter table named by the write's offsets: written
+/// before the commit, so none is lost to a crash after it.
+async fn write_dead_letters(
+    dead_letters: &Storage,
+    topic: &str,
+    cluster: &str,
+    sealed: &[Sealed],
+) -> Result<Vec<(i32, String)>, DeltaError> {
+    let mut files = Vec::new();
+    for part in sealed.iter().filter(|s| !s.dead.is_empty()) {
+        let key = FileKey {
+            topic,
+            partition: part.part.partition,
+            first_offset: part.part.from,
+            last_offset: part.part.next_offset - 1,
+            cluster,
+        };
+        let name = key.file_name();
+        let encoded = dead_letter_batch(&part.dead)
+            .map_err(|e| e.to_string())
+            .and_then(|batch| {
+                encode_parquet(&batch, Compression::Snappy).map_err(|e| e.to_string())
+            })
+            .map_err(|reason| DeltaError::Refused {
+                location: dead_letters.display().to_string(),
+                reason: format!("this is a bug in pipec: dead letters do not encode: {reason}"),
+            })?;
+        if let Err(error) = dead_letters.put(&name, encoded).await {
+            remove_dead_letters(dead_letters, &files).await;
+            return Err(error.into());
+        }
+        files.push((part.part.partition, name));
+    }
+    Ok(files)
+}
+
+/// Deletes dead letters of a write that did not commit; one left behind is
+/// removed by the partition's next claim.
+async fn remove_dead_letters(dead_letters: &Storage, files: &[(i32, String)]) {
+    for (_, file) in files {
+        if let Err(error) = dead_letters.delete(file).await {
+            tracing::warn!(%file, %error, "cannot delete the dead letters of a write that did not commit; the partition's next claim removes them");
+        }
+    }
+}
+
 /// A sink's buffer of a partition, and where and how it writes.
 fn buffer_and_target<'a>(
     sink: &'a mut SinkState,
@@ -779,11 +1010,14 @@ fn buffer_and_target<'a>(
         file_schema,
         data,
         dead_letters,
-        checkpoints,
+        checkpoints: checkpoints.as_ref(),
         owner,
+        delta: sink.format.delta().is_some(),
     };
     Some((buffer, target))
 }
 
+#[cfg(test)]
+mod delta_tests;
 #[cfg(test)]
 mod tests;

@@ -29,7 +29,14 @@ pub struct StreamingFile {
     /// Set when the file is abandoned: the task then aborts the upload
     /// (an object store's multipart upload) instead of completing it.
     abandoned: Arc<AtomicBool>,
-    task: JoinHandle<Result<(), WriteError>>,
+    task: JoinHandle<Result<FinishedFile, WriteError>>,
+}
+
+/// What a completed file holds, for a table log that records it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FinishedFile {
+    pub rows: i64,
+    pub bytes: i64,
 }
 
 impl StreamingFile {
@@ -60,10 +67,13 @@ impl StreamingFile {
                 if let Err(error) = upload.abort().await {
                     tracing::debug!(%error, "an abandoned upload could not be aborted");
                 }
-                return Ok(());
+                return Ok(FinishedFile::default());
             }
-            writer.close().await.map_err(failed)?;
-            Ok(())
+            let metadata = writer.finish().await.map_err(failed)?;
+            Ok(FinishedFile {
+                rows: metadata.file_metadata().num_rows(),
+                bytes: writer.bytes_written() as i64,
+            })
         });
         StreamingFile {
             pending,
@@ -91,12 +101,12 @@ impl StreamingFile {
     }
 
     /// Writes the last row group and the footer, and completes the upload.
-    pub async fn finish(mut self) -> Result<(), WriteError> {
+    pub async fn finish(mut self) -> Result<FinishedFile, WriteError> {
         self.sender = None;
         self.outcome().await
     }
 
-    async fn outcome(&mut self) -> Result<(), WriteError> {
+    async fn outcome(&mut self) -> Result<FinishedFile, WriteError> {
         match (&mut self.task).await {
             Ok(result) => result,
             Err(error) => Err(WriteError::Failed(format!(

@@ -9,6 +9,7 @@ pub mod checkpoint;
 pub mod chunk;
 pub mod core;
 pub mod decode;
+pub mod delta;
 mod file;
 pub mod filter;
 pub mod naming;
@@ -59,6 +60,11 @@ pub enum SinkError {
     Checkpoint {
         sink: String,
         source: CheckpointError,
+    },
+    #[error("sink `{sink}`: {source}")]
+    Delta {
+        sink: String,
+        source: delta::DeltaError,
     },
     #[error("sink `{sink}`: {message}")]
     Internal { sink: String, message: String },
@@ -135,6 +141,7 @@ impl SinkError {
     pub fn is_transient(&self) -> bool {
         match self {
             SinkError::Storage { source, .. } => source.is_transient(),
+            SinkError::Delta { source, .. } => source.is_transient(),
             SinkError::Checkpoint {
                 source: CheckpointError::Storage(source),
                 ..

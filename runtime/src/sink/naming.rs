@@ -46,6 +46,22 @@ impl FileKey<'_> {
     }
 }
 
+impl FileKey<'_> {
+    /// A Delta table's data file: `part-events-000-00000000000000000100-c1a2b3c4-<uuid>.parquet`.
+    /// Not hidden (VACUUM skips hidden files, and only the log makes a file
+    /// visible); unique, so a zombie's file never replaces the owner's.
+    pub fn delta_name(&self) -> String {
+        format!(
+            "part-{}-{:03}-{:020}-{}-{}.parquet",
+            sanitize(self.topic),
+            self.partition,
+            self.first_offset,
+            self.cluster,
+            uuid::Uuid::new_v4().simple()
+        )
+    }
+}
+
 /// The hidden name a file is written under before its checkpoint commits it.
 /// A leading `.` hides it from Spark, Hive, Trino and DataFusion alike, and
 /// the suffix keeps it from matching `*.parquet`. The writer's claim
@@ -77,6 +93,14 @@ pub fn partition_of(name: &str, topic: &str) -> Option<i32> {
     let prefix = format!("part-{}-", sanitize(topic));
     let rest = name.trim_start_matches('.').strip_prefix(&prefix)?;
     rest.get(..3)?.parse().ok()
+}
+
+/// The first offset in a file name written by [`FileKey::file_name`] (or
+/// [`FileKey::delta_name`]) of the topic's `partition`.
+pub fn first_offset_of(name: &str, topic: &str, partition: i32) -> Option<i64> {
+    let prefix = format!("part-{}-{partition:03}-", sanitize(topic));
+    let rest = name.strip_prefix(&prefix)?;
+    rest.get(..20)?.parse().ok()
 }
 
 /// Topic names may hold `.`; keep names to one dot before the extension.
@@ -118,6 +142,21 @@ mod tests {
             last_offset: 199,
             cluster: "c1a2b3c4",
         }
+    }
+
+    #[test]
+    fn first_offsets_are_read_back_from_names() {
+        let key = key();
+        assert_eq!(
+            first_offset_of(&key.file_name(), "game.events", 2),
+            Some(100)
+        );
+        assert_eq!(
+            first_offset_of(&key.delta_name(), "game.events", 2),
+            Some(100)
+        );
+        assert_eq!(first_offset_of(&key.file_name(), "game.events", 3), None);
+        assert_eq!(first_offset_of(&key.file_name(), "other", 2), None);
     }
 
     #[test]

@@ -114,9 +114,22 @@ pub struct WriteTarget<'a> {
     pub file_schema: &'a SchemaRef,
     pub data: &'a Storage,
     pub dead_letters: &'a Storage,
-    pub checkpoints: &'a CheckpointStore,
+    /// Plain sinks' checkpoints (a Delta table is its own).
+    pub checkpoints: Option<&'a CheckpointStore>,
     /// Who writes, as the checkpoint records it.
     pub owner: &'a str,
+    /// A Delta table's files: written under their final names (the log,
+    /// not a rename, makes them visible) and committed by the sink.
+    pub delta: bool,
+}
+
+/// A Delta sink's partition at a trigger: its files complete, not yet in
+/// the log (see `delta`).
+#[derive(Debug)]
+pub struct Sealed {
+    pub part: super::delta::SealedPartition,
+    pub dead: Vec<DeadLetter>,
+    pub written: Written,
 }
 
 impl PartitionBuffer {
@@ -213,10 +226,12 @@ impl PartitionBuffer {
                         last_offset: first,
                         cluster: target.cluster,
                     };
-                    let pending = join(
-                        new.key(),
-                        &pending_name(&key.open_name(), self.claim.generation),
-                    );
+                    let name = if target.delta {
+                        key.delta_name()
+                    } else {
+                        pending_name(&key.open_name(), self.claim.generation)
+                    };
+                    let pending = join(new.key(), &name);
                     new.insert(StreamingFile::create(
                         target.data,
                         pending,
@@ -246,6 +261,53 @@ impl PartitionBuffer {
         self.dead.clear();
         self.awaiting_seek = true;
         self.position
+    }
+
+    /// A Delta sink's write, up to its commit: the files completed, and
+    /// what the commit records of them. The buffer moves on; the commit
+    /// point stays where it was until [`PartitionBuffer::committed`] (a
+    /// failed or fenced commit is followed by a rewind or a fence).
+    pub async fn seal(&mut self) -> Result<Option<Sealed>, WriteError> {
+        if self.first_unwritten.is_none() {
+            return Ok(None);
+        }
+        let mut files = Vec::new();
+        for (directory, file) in std::mem::take(&mut self.files) {
+            let path = file.pending.clone();
+            let finished = file.finish().await?;
+            files.push(super::delta::SealedFile {
+                partition_values: super::delta::partition_values(&directory),
+                path,
+                bytes: finished.bytes,
+                rows: finished.rows,
+            });
+        }
+        let written = Written {
+            messages: self.messages,
+            rows: self.rows,
+            dead_letters: self.dead.len() as u64,
+            files: files.len() as u64,
+            next_offset: self.position,
+        };
+        let sealed = Sealed {
+            part: super::delta::SealedPartition {
+                partition: self.partition,
+                from: self.committed_position,
+                next_offset: self.position,
+                files,
+            },
+            dead: std::mem::take(&mut self.dead),
+            written,
+        };
+        self.first_unwritten = None;
+        self.messages = 0;
+        self.rows = 0;
+        Ok(Some(sealed))
+    }
+
+    /// A Delta commit of this partition up to `next_offset` landed.
+    pub fn committed(&mut self, next_offset: i64) {
+        self.committed_position = next_offset;
     }
 
     /// The two-phase write: hidden files completed, checkpoint (the commit
@@ -347,11 +409,12 @@ impl PartitionBuffer {
             .as_mut()
             .expect("called with a write to finish");
         let checkpoint = &finishing.checkpoint;
-        match target
-            .checkpoints
-            .save(checkpoint, &self.claim.version)
-            .await
-        {
+        let Some(checkpoints) = target.checkpoints else {
+            return Err(WriteError::Failed(
+                "this is a bug in pipec: a Delta sink's partitions commit through its table".into(),
+            ));
+        };
+        match checkpoints.save(checkpoint, &self.claim.version).await {
             Ok(version) => {
                 self.claim.version = version;
                 finishing.saved = true;
@@ -359,8 +422,7 @@ impl PartitionBuffer {
                 Ok(())
             }
             Err(CheckpointError::Fenced { .. }) => {
-                let current = target
-                    .checkpoints
+                let current = checkpoints
                     .load_versioned(target.topic, self.partition)
                     .await
                     .ok();
@@ -554,7 +616,8 @@ mod tests {
                 file_schema: &self.file_schema,
                 data: &self.data,
                 dead_letters: &self.dead,
-                checkpoints: &self.checkpoints,
+                checkpoints: Some(&self.checkpoints),
+                delta: false,
                 owner: "test",
             }
         }

@@ -1,0 +1,235 @@
+//! Delta sinks fed directly, without Kafka: the table is the checkpoint,
+//! its `txn` versions fence a zombie, and a crash loses and repeats nothing.
+
+use super::*;
+use crate::sink::delta;
+use arrow::array::{AsArray, RecordBatch};
+use arrow::datatypes::Int64Type;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use pipec_compiler::plan::Location;
+use pipec_compiler::{compile, Source};
+use std::path::PathBuf;
+
+const PIPELINE: &str = "schema e {\n kind: string\n n: int\n}\ntopic t { schema e }\n\
+    sink kept { from t\n where kind == \"keep\"\n path \"kept\"\n format delta }";
+
+struct Scratch {
+    plan: Plan,
+    dir: PathBuf,
+}
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let compiled = compile(&Source::new("t.pipe", PIPELINE), &BTreeMap::new()).unwrap();
+        let dir = std::env::temp_dir().join(format!("pipec-delta-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        Scratch {
+            plan: compiled.plan,
+            dir,
+        }
+    }
+
+    fn worker(&self) -> TopicSinks {
+        let mut sinks = TopicSinks::build(
+            &self.plan,
+            "t",
+            &self.dir,
+            Arc::new(Metrics::new()),
+            None,
+            "w".into(),
+        )
+        .unwrap();
+        sinks.set_cluster("cafe0001".into());
+        sinks
+    }
+
+    fn storage(&self) -> Storage {
+        Storage::open(&Location::Relative("kept".into()), &self.dir).unwrap()
+    }
+
+    /// Every `n` in the table's latest snapshot, sorted: what the log says,
+    /// not what the directory holds.
+    async fn table(&self) -> Vec<i64> {
+        let table = delta::load(&self.storage()).await.unwrap();
+        let mut values = Vec::new();
+        for uri in table.get_file_uris().unwrap() {
+            let path = uri.strip_prefix("file://").unwrap_or(&uri).to_string();
+            let file = std::fs::File::open(&path).unwrap();
+            for batch in ParquetRecordBatchReaderBuilder::try_new(file)
+                .unwrap()
+                .build()
+                .unwrap()
+            {
+                let batch: RecordBatch = batch.unwrap();
+                let n = batch.column_by_name("n").unwrap();
+                values.extend(n.as_primitive::<Int64Type>().values().iter().copied());
+            }
+        }
+        values.sort();
+        values
+    }
+
+    async fn next_offset(&self, partition: i32) -> i64 {
+        let mut table = DeltaSinkTable::open(&self.storage(), &self.plan.name, &self.plan.sinks[0])
+            .await
+            .unwrap();
+        table.set_offsets_of(&self.plan.name, "kept", "t", "cafe0001");
+        table.next_offset(partition).await.unwrap()
+    }
+
+    fn dead_letters(&self) -> Vec<String> {
+        crate::sink::partition::names_in(&self.dir.join("dead_letters/sink=kept"))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Event `n` at offset `n`: every third is not kept, every tenth is no event.
+fn event(n: i64) -> Option<Vec<u8>> {
+    let text = if n % 10 == 9 {
+        format!("not json {n}")
+    } else {
+        let kind = if n % 3 == 0 { "drop" } else { "keep" };
+        format!(r#"{{"kind":"{kind}","n":{n}}}"#)
+    };
+    Some(text.into_bytes())
+}
+
+fn kept(offsets: std::ops::Range<i64>) -> Vec<i64> {
+    offsets.filter(|n| n % 10 != 9 && n % 3 != 0).collect()
+}
+
+async fn feed(sinks: &mut TopicSinks, partition: i32, offsets: std::ops::Range<i64>) {
+    if sinks.needs_open(partition) {
+        sinks.open(partition).await.unwrap();
+    }
+    for offset in offsets {
+        let message = Message {
+            partition,
+            offset,
+            timestamp_micros: 0,
+            payload: event(offset),
+        };
+        sinks.accept(message).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_trigger_commits_every_partition_and_its_offsets_in_one_delta_commit() {
+    let scratch = Scratch::new("commit");
+    let mut worker = scratch.worker();
+    feed(&mut worker, 0, 0..30).await;
+    feed(&mut worker, 1, 0..20).await;
+    let done = worker.write(0, None).await.unwrap();
+    assert_eq!(done.len(), 2);
+    let mut expected = kept(0..30);
+    expected.extend(kept(0..20));
+    expected.sort();
+    assert_eq!(scratch.table().await, expected);
+    assert_eq!(scratch.next_offset(0).await, 30);
+    assert_eq!(scratch.next_offset(1).await, 20);
+    let table = delta::load(&scratch.storage()).await.unwrap();
+    // Version 0 creates the table; version 1 is the one commit of both.
+    assert_eq!(table.version(), Some(1));
+    // Dead letters: one file per partition of the write, named by its offsets.
+    assert_eq!(
+        scratch.dead_letters().len(),
+        2,
+        "{:?}",
+        scratch.dead_letters()
+    );
+    assert_eq!(worker.summaries()[0].dead_letters, 5);
+}
+
+#[tokio::test]
+async fn a_restart_resumes_each_partition_from_the_tables_txn_version() {
+    let scratch = Scratch::new("resume");
+    let mut first = scratch.worker();
+    feed(&mut first, 0, 0..30).await;
+    first.write(0, None).await.unwrap();
+    // Read further, then "crash" before the trigger: nothing of it commits.
+    feed(&mut first, 0, 30..45).await;
+    drop(first);
+    let mut second = scratch.worker();
+    second.open(0).await.unwrap();
+    assert_eq!(second.lowest_position(0), Some(30));
+    feed(&mut second, 0, 30..60).await;
+    second.write(0, None).await.unwrap();
+    assert_eq!(scratch.table().await, kept(0..60));
+    assert_eq!(scratch.next_offset(0).await, 60);
+}
+
+#[tokio::test]
+async fn a_zombie_whose_partition_moved_on_commits_nothing() {
+    let scratch = Scratch::new("zombie");
+    let mut zombie = scratch.worker();
+    feed(&mut zombie, 0, 0..20).await;
+    // Paused past its session: another worker claims the partition and commits.
+    let mut owner = scratch.worker();
+    feed(&mut owner, 0, 0..25).await;
+    owner.write(0, None).await.unwrap();
+    let dead_before = scratch.dead_letters();
+    let done = zombie.write(0, None).await.unwrap();
+    assert!(done.is_empty());
+    assert!(zombie.all_fenced(0));
+    assert_eq!(scratch.table().await, kept(0..25));
+    assert_eq!(scratch.next_offset(0).await, 25);
+    assert_eq!(
+        scratch.dead_letters(),
+        dead_before,
+        "the zombie's dead letters are removed"
+    );
+}
+
+#[tokio::test]
+async fn dead_letters_of_a_write_that_never_committed_are_removed_at_the_claim() {
+    let scratch = Scratch::new("dead");
+    let mut worker = scratch.worker();
+    feed(&mut worker, 0, 0..20).await;
+    worker.write(0, None).await.unwrap();
+    let committed = scratch.dead_letters();
+    // A crash between the dead letters and the commit left these behind.
+    let dir = scratch.dir.join("dead_letters/sink=kept");
+    let stray = FileKey {
+        topic: "t",
+        partition: 0,
+        first_offset: 20,
+        last_offset: 29,
+        cluster: "cafe0001",
+    }
+    .file_name();
+    std::fs::write(dir.join(&stray), b"left by a crash").unwrap();
+    let mut next = scratch.worker();
+    next.open(0).await.unwrap();
+    assert_eq!(scratch.dead_letters(), committed);
+}
+
+#[tokio::test]
+async fn a_directory_that_is_not_a_delta_table_is_refused_and_left_alone() {
+    let scratch = Scratch::new("not-delta");
+    std::fs::create_dir_all(scratch.dir.join("kept")).unwrap();
+    std::fs::write(scratch.dir.join("kept/part-0.parquet"), b"someone's file").unwrap();
+    let mut worker = scratch.worker();
+    let error = worker.open(0).await.unwrap_err().to_string();
+    assert!(error.contains("not a Delta table"), "{error}");
+    assert!(error.contains("kept"), "{error}");
+    assert!(!scratch.dir.join("kept/_delta_log").exists());
+}
+
+#[tokio::test]
+async fn a_table_of_another_pipeline_is_refused() {
+    let scratch = Scratch::new("other");
+    let other = compile(&Source::new("other.pipe", PIPELINE), &BTreeMap::new())
+        .unwrap()
+        .plan;
+    DeltaSinkTable::open(&scratch.storage(), &other.name, &other.sinks[0])
+        .await
+        .unwrap();
+    let mut worker = scratch.worker();
+    let error = worker.open(0).await.unwrap_err().to_string();
+    assert!(error.contains("pipeline `other`"), "{error}");
+}
