@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Creates (once) the Python virtualenv that pipec's tests use to read back
 # what pipec writes with independent implementations: pyarrow reads the
-# Parquet files, duckdb queries them with SQL, pyspark runs the Hive DDL.
+# Parquet files, duckdb queries them with SQL, pyspark runs the Hive DDL,
+# deltalake (delta-rs' Python bindings) and delta-spark read Delta tables.
 #
 # Why a venv outside the repo: machines are handed out fresh, so the project
 # must install its own test dependencies, and a cached venv makes every run
-# after the first instant. Versions are pinned so results do not drift; both
-# install as binary wheels for the machine's Python 3.11 from PyPI.
+# after the first instant. Versions are pinned so results do not drift; all
+# install as binary wheels for the machine's Python 3.11 from PyPI (pyspark
+# is an sdist, but of jars and Python only).
 #
 # Idempotent: if the venv exists, its python runs, and it was built from the
 # exact same requirement list (recorded in a stamp file), nothing is done.
@@ -26,7 +28,16 @@ REQUIREMENTS=(
   # Spark with Hive support (embedded Derby metastore, Hive 2.3's parser):
   # runs the generated DDL over pipec's files. Published as an sdist of
   # jars and Python only, so it installs without compiling anything.
-  "pyspark==3.5.8"
+  # 4.0.1 exactly: the Spark that delta-spark 4.0.1 is built against (its
+  # POM's spark-sql_2.13 version); Delta 4.0.x supports only Spark 4.0.x,
+  # and delta-spark's own metadata says just pyspark>=4.0.0.
+  "pyspark==4.0.1"
+  # Delta Lake readers independent of delta-rs' Rust crate pipec writes
+  # with: the Python bindings (a Rust wheel, abi3, manylinux2014) and
+  # Delta's Python API for Spark. The Spark side's jars (delta-spark_2.13,
+  # delta-storage) come from Maven Central via tests/services/delta_jars.sh.
+  "deltalake==1.6.6"
+  "delta-spark==4.0.1"
 )
 
 CACHE="${PIPEC_CACHE:-$HOME/.cache/pipec}"
@@ -58,7 +69,7 @@ rm -rf "$VENV"
 # on a 2-core machine; if no wheel fits, fail at once and loudly.
 "$PY" -m pip install --quiet --disable-pip-version-check --only-binary=:all: --no-binary=pyspark \
   "${REQUIREMENTS[@]}" >&2
-"$PY" -c 'import pyarrow, duckdb, pyspark; print("pyarrow", pyarrow.__version__, "duckdb", duckdb.__version__, "pyspark", pyspark.__version__)' >&2
+"$PY" -c 'import pyarrow, duckdb, pyspark, deltalake, delta; print("pyarrow", pyarrow.__version__, "duckdb", duckdb.__version__, "pyspark", pyspark.__version__, "deltalake", deltalake.__version__)' >&2
 # Written last: its presence means the venv is complete.
 printf '%s\n' "${REQUIREMENTS[@]}" >"$STAMP"
 log "done"
