@@ -233,3 +233,41 @@ async fn a_table_of_another_pipeline_is_refused() {
     let error = worker.open(0).await.unwrap_err().to_string();
     assert!(error.contains("pipeline `other`"), "{error}");
 }
+
+async fn count(ctx: &datafusion::prelude::SessionContext, sql: &str) -> i64 {
+    let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+    batches[0].column(0).as_primitive::<Int64Type>().value(0)
+}
+
+#[tokio::test]
+async fn sql_reads_the_latest_snapshot_of_a_delta_sink_by_each_query() {
+    let scratch = Scratch::new("sql");
+    let (ctx, _) = crate::catalog::session(&scratch.plan, &scratch.dir)
+        .await
+        .unwrap();
+    // Before the first claim there is no table yet: empty, not an error.
+    assert_eq!(count(&ctx, "select count(*) from kept").await, 0);
+    let mut worker = scratch.worker();
+    feed(&mut worker, 0, 0..30).await;
+    worker.write(0, None).await.unwrap();
+    assert_eq!(
+        count(&ctx, "select count(*) from kept").await,
+        kept(0..30).len() as i64
+    );
+    // Files that are in the directory but in no commit are not read.
+    feed(&mut worker, 0, 30..60).await;
+    assert_eq!(
+        count(&ctx, "select count(*) from kept").await,
+        kept(0..30).len() as i64
+    );
+    worker.write(0, None).await.unwrap();
+    // The same session sees the new commit by its next query.
+    assert_eq!(
+        count(&ctx, "select count(*) from kept").await,
+        kept(0..60).len() as i64
+    );
+    assert_eq!(
+        count(&ctx, "select sum(n) from kept where kind = 'keep'").await,
+        kept(0..60).iter().sum::<i64>()
+    );
+}

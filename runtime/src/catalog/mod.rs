@@ -7,10 +7,12 @@
 //! that names its columns in lower case (`host`), which is what unquoted SQL
 //! identifiers become.
 
+mod delta;
+
 use crate::sink::decode::{arrow_type, dead_letter_schema, file_schema};
 use crate::storage::Storage;
 use arrow::datatypes::{DataType as ArrowType, Field, Schema, SchemaRef};
-use datafusion::catalog::MemorySchemaProvider;
+use datafusion::catalog::{MemorySchemaProvider, TableProvider};
 use datafusion::common::{Column, TableReference};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
@@ -71,14 +73,15 @@ pub async fn session(plan: &Plan, data_dir: &Path) -> Result<(SessionContext, Ve
         .map(|f| f.name().clone())
         .collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let partition = Some((DEAD_LETTER_PARTITION, ArrowType::Utf8));
+    let files = listing(&url, &dead_letter_schema(), partition)?;
     register(
         &ctx,
         &dead.database,
         &dead.table,
-        &url,
-        dead_letter_schema(),
+        files,
         &names,
-        Some((DEAD_LETTER_PARTITION, ArrowType::Utf8)),
+        Some(DEAD_LETTER_PARTITION),
     )
     .await?;
     tables.push(CatalogTable {
@@ -104,14 +107,31 @@ async fn register_sink_table(
     });
     let url = directory_url(ctx, &sink.path, data_dir)?;
     let partition_ref = partition.as_ref().map(|(c, t)| (c.as_str(), t.clone()));
+    let files: Arc<dyn TableProvider> = if sink.format.delta().is_some() {
+        let mut fields: Vec<Field> = file_schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        if let Some((column, data_type)) = &partition {
+            fields.push(Field::new(column, data_type.clone(), true));
+        }
+        let storage = Storage::open(&sink.path, data_dir)
+            .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        Arc::new(delta::LatestDeltaTable::new(
+            storage,
+            read_schema(&Arc::new(Schema::new(fields))),
+        ))
+    } else {
+        listing(&url, &file_schema, partition_ref.clone())?
+    };
     register(
         ctx,
         database,
         name,
-        &url,
-        file_schema,
+        files,
         columns,
-        partition_ref,
+        partition_ref.map(|(c, _)| c),
     )
     .await?;
     Ok(CatalogTable {
@@ -121,17 +141,12 @@ async fn register_sink_table(
     })
 }
 
-/// Registers the files as `pipec_files.database__name` and the view
-/// `database.name` over them with lower-case column names.
-async fn register(
-    ctx: &SessionContext,
-    database: &str,
-    name: &str,
+/// The plain Parquet files of a directory, partitions from `col=value/`.
+fn listing(
     url: &str,
-    file_schema: SchemaRef,
-    columns: &[&str],
+    file_schema: &SchemaRef,
     partition: Option<(&str, ArrowType)>,
-) -> Result<()> {
+) -> Result<Arc<dyn TableProvider>> {
     let mut options =
         ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
     if let Some((column, data_type)) = &partition {
@@ -139,16 +154,29 @@ async fn register(
     }
     let config = ListingTableConfig::new(ListingTableUrl::parse(url)?)
         .with_listing_options(options)
-        .with_schema(read_schema(&file_schema));
+        .with_schema(read_schema(file_schema));
+    Ok(Arc::new(ListingTable::try_new(config)?))
+}
+
+/// Registers the files as `pipec_files.database__name` and the view
+/// `database.name` over them with lower-case column names.
+async fn register(
+    ctx: &SessionContext,
+    database: &str,
+    name: &str,
+    files_table: Arc<dyn TableProvider>,
+    columns: &[&str],
+    partition: Option<&str>,
+) -> Result<()> {
     ensure_schema(ctx, FILES_SCHEMA)?;
     ensure_schema(ctx, database)?;
     let files = TableReference::full(CATALOG, FILES_SCHEMA, format!("{database}__{name}"));
-    ctx.register_table(files.clone(), Arc::new(ListingTable::try_new(config)?))?;
+    ctx.register_table(files.clone(), files_table)?;
     let mut selected: Vec<Expr> = columns
         .iter()
         .map(|c| col(Column::new_unqualified(*c)).alias(c.to_lowercase()))
         .collect();
-    if let Some((column, _)) = partition {
+    if let Some(column) = partition {
         selected.push(col(Column::new_unqualified(column)).alias(column.to_lowercase()));
     }
     let view = ctx.table(files).await?.select(selected)?.into_view();
