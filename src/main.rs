@@ -3,6 +3,7 @@
 //! usage or environment problem.
 
 mod check;
+mod compact;
 mod ddl;
 mod diff;
 mod fmt;
@@ -44,6 +45,8 @@ enum Command {
     Run(run::RunArgs),
     /// Answer SQL over a pipeline's tables.
     Query(query::QueryArgs),
+    /// Compact and vacuum a pipeline's Delta tables now (beside running sinks).
+    Compact(compact::CompactArgs),
     /// Draw a pipeline: endpoints, topics, sinks and tables.
     Graph(graph::GraphArgs),
     /// Run the `test` blocks of pipeline files: requests in, rows out.
@@ -64,10 +67,18 @@ pub enum Outcome {
     Environment,
 }
 
-/// Structured logs on stderr, filtered by `RUST_LOG` (default: info).
+/// Structured logs on stderr, filtered by `RUST_LOG` (default: info, and
+/// delta-rs's own only from warnings).
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        // delta-rs's kernel logs every snapshot it builds at INFO, and logs
+        // ERROR for a table that does not exist yet (which pipec then
+        // creates): its failures reach pipec as errors, reported there.
+        .unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new(
+                "info,delta_kernel=off,buoyant_kernel=off,deltalake_core=warn",
+            )
+        });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -96,6 +107,7 @@ fn main() -> ExitCode {
         Command::Diff(args) => diff::run(args),
         Command::Run(args) => run::run(args),
         Command::Query(args) => query::run(args),
+        Command::Compact(args) => compact::run(args),
         Command::Graph(args) => graph::run(args),
         Command::Test(args) => test::run(args),
         Command::Fmt(args) => fmt::run(args),

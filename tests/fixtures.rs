@@ -140,7 +140,8 @@ fn assert_ddl_snapshots(stem: &str, plan: &pipec_compiler::Plan) {
         (Dialect::Spark, "spark"),
         (Dialect::Trino, "trino"),
     ] {
-        let ddl = generate(plan, dialect, &options, None).expect("every table");
+        // Hive cannot read a Delta table: its snapshot is the error.
+        let ddl = generate(plan, dialect, &options, None).unwrap_or_else(|e| format!("error: {e}"));
         insta::assert_snapshot!(format!("ddl_{name}@{stem}"), ddl);
     }
 }

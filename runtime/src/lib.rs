@@ -9,6 +9,7 @@ pub mod api;
 pub mod backlog;
 pub mod bus;
 pub mod catalog;
+pub mod compact;
 pub mod event;
 pub mod memory_bus;
 pub mod metrics;

@@ -415,6 +415,7 @@ impl Checker<'_> {
                         spec.every.span,
                         "compaction every",
                         "between `1s` and `30d`",
+                        "compaction too often rewrites the table for nothing; too rarely, and queries slow down",
                     );
                     ok = false;
                 }
@@ -426,6 +427,7 @@ impl Checker<'_> {
                             target.span,
                             "a target file size",
                             "between `1MB` and `4GB`",
+                            "smaller files are what compaction is for; much larger ones take long to rewrite and leave readers one file to split",
                         );
                         ok = false;
                     }
@@ -437,7 +439,12 @@ impl Checker<'_> {
         if let Some(after) = vacuum {
             let ms = after.node.millis();
             if !(MIN_VACUUM_MS..=MAX_VACUUM_MS).contains(&ms) {
-                self.bad_table_setting(after.span, "vacuum after", "between `1m` and `365d`");
+                self.bad_table_setting(
+                    after.span,
+                    "vacuum after",
+                    "between `1m` and `365d`",
+                    "files a compaction replaced must outlive every query that began before it (Delta's own default is `7d`)",
+                );
                 ok = false;
             }
             settings.vacuum_after_ms = ms;
@@ -445,11 +452,15 @@ impl Checker<'_> {
         ok.then_some(SinkFormat::Delta(settings))
     }
 
-    fn bad_table_setting(&mut self, span: Span, what: &str, bounds: &str) {
+    fn bad_table_setting(&mut self, span: Span, what: &str, bounds: &str, why: &str) {
         self.report(
-            Diagnostic::new(Code::BadTableSetting, span, format!("{what} is out of bounds"))
-                .with_label(format!("must be {bounds}"))
-                .with_help("compaction too often rewrites the table for nothing; too rarely, and queries slow down"),
+            Diagnostic::new(
+                Code::BadTableSetting,
+                span,
+                format!("{what} is out of bounds"),
+            )
+            .with_label(format!("must be {bounds}"))
+            .with_help(why),
         );
     }
 

@@ -19,9 +19,11 @@ use super::trigger::{Buffered, Due, TriggerPolicy};
 use super::writer::encode_parquet;
 use super::{SinkError, SinkSummary};
 use crate::backlog::Backlog;
+use crate::compact::Maintained;
 use crate::metrics::Metrics;
 use crate::storage::{ObjectVersion, Storage};
 use arrow::datatypes::SchemaRef;
+use futures::FutureExt;
 use pipec_compiler::plan::{Compression, Plan, Schema, Sink, DEAD_LETTER_PARTITION};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -47,6 +49,7 @@ struct SinkState {
     /// A Delta sink's table, opened at its first claim (when the Kafka
     /// cluster its offsets are of is known).
     delta: Option<DeltaSinkTable>,
+    compaction: Compaction,
     filter: Option<CompiledFilter>,
     full_schema: SchemaRef,
     file_schema: SchemaRef,
@@ -62,6 +65,14 @@ struct SinkState {
     summary: SinkSummary,
     events_read: prometheus::IntCounter,
     dead_lettered: prometheus::IntCounter,
+}
+
+/// A Delta sink's automatic compaction: run beside the sink (never on its
+/// read path) by the worker that writes Kafka partition 0, so one worker at
+/// a time compacts the table.
+struct Compaction {
+    running: Option<tokio::task::JoinHandle<Result<Maintained, DeltaError>>>,
+    last: Instant,
 }
 
 /// A partition's messages not yet handed to the sinks: those being
@@ -172,6 +183,10 @@ impl TopicSinks {
                 dead_letters,
                 checkpoints,
                 delta: None,
+                compaction: Compaction {
+                    running: None,
+                    last: Instant::now(),
+                },
                 filter,
                 partitions: BTreeMap::new(),
                 fenced: BTreeSet::new(),
@@ -912,6 +927,73 @@ impl TopicSinks {
                 if sink.partitions.remove(&partition).is_some() {
                     tracing::info!(sink = %sink.sink.name, partition, "partition revoked; its unwritten events stay in Kafka for its new owner");
                 }
+            }
+        }
+    }
+
+    /// Starts each Delta sink's compaction when it is due, and reports
+    /// those that ended. Cheap when nothing is due: called at every step.
+    pub fn maintain(&mut self) {
+        for sink in &mut self.sinks {
+            let Some(every) = sink.sink.format.delta().and_then(|d| d.compact_every_ms) else {
+                continue;
+            };
+            let name = sink.sink.name.as_str();
+            if sink
+                .compaction
+                .running
+                .as_ref()
+                .is_some_and(|t| t.is_finished())
+            {
+                let ended = sink
+                    .compaction
+                    .running
+                    .take()
+                    .and_then(|t| t.now_or_never());
+                match ended {
+                    Some(Ok(Ok(done))) => {
+                        self.metrics
+                            .delta_files_rewritten
+                            .with_label_values(&[name])
+                            .inc_by(done.files_removed);
+                        if done.files_removed > 0 {
+                            self.metrics
+                                .delta_compactions
+                                .with_label_values(&[name])
+                                .inc();
+                        }
+                        if let Some(version) = done.version {
+                            self.metrics
+                                .delta_table_version
+                                .with_label_values(&[name])
+                                .set(version);
+                        }
+                        tracing::info!(
+                            sink = name,
+                            files_removed = done.files_removed,
+                            files_added = done.files_added,
+                            files_vacuumed = done.files_vacuumed,
+                            version = ?done.version,
+                            "compacted"
+                        );
+                    }
+                    Some(Ok(Err(error))) => {
+                        tracing::warn!(sink = name, %error, "compaction failed; the table is as it was, and compaction is tried again at its next interval")
+                    }
+                    Some(Err(error)) => {
+                        tracing::warn!(sink = name, %error, "compaction stopped; it is tried again at its next interval")
+                    }
+                    None => {}
+                }
+            }
+            let due = sink.compaction.last.elapsed() >= Duration::from_millis(every as u64);
+            if sink.compaction.running.is_none() && due && sink.partitions.contains_key(&0) {
+                sink.compaction.last = Instant::now();
+                let (storage, pipeline, declared) =
+                    (sink.data.clone(), self.pipeline.clone(), sink.sink.clone());
+                sink.compaction.running = Some(tokio::spawn(async move {
+                    crate::compact::compact(&storage, &pipeline, &declared).await
+                }));
             }
         }
     }

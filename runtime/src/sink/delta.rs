@@ -171,29 +171,7 @@ impl DeltaSinkTable {
     }
 
     fn check_owner(&self, pipeline: &str, sink: &str) -> Result<(), DeltaError> {
-        let snapshot = self.table.snapshot().map_err(|e| self.delta_error(e))?;
-        let configuration = snapshot.metadata().configuration();
-        let owner = (
-            configuration.get(PIPELINE_PROPERTY),
-            configuration.get(SINK_PROPERTY),
-        );
-        match owner {
-            (Some(p), Some(s)) if p == pipeline && s == sink => Ok(()),
-            (Some(p), Some(s)) => Err(DeltaError::Refused {
-                location: self.location.clone(),
-                reason: format!(
-                    "it is written by sink `{s}` of pipeline `{p}`, not by sink `{sink}` of `{pipeline}`: \
-                     two writers would each skip the other's offsets. Give this sink a `path` of its own"
-                ),
-            }),
-            _ => Err(DeltaError::Refused {
-                location: self.location.clone(),
-                reason: format!(
-                    "it was not created by pipec (no `{PIPELINE_PROPERTY}` property), so its offsets are unknown. \
-                     Give sink `{sink}` a `path` of its own"
-                ),
-            }),
-        }
+        check_owner(&self.table, &self.location, pipeline, sink)
     }
 
     /// Adds the optional columns the sink writes and the table lacks (a
@@ -344,6 +322,39 @@ impl DeltaSinkTable {
                 source: TransactionError::MaxCommitAttempts(MAX_COMMIT_ATTEMPTS as i32),
             },
         })
+    }
+}
+
+/// Refuses a table that is not this sink's: another pipeline's or sink's
+/// (each would skip the other's offsets), or one pipec did not create.
+pub fn check_owner(
+    table: &DeltaTable,
+    location: &str,
+    pipeline: &str,
+    sink: &str,
+) -> Result<(), DeltaError> {
+    let snapshot = table.snapshot().map_err(|e| delta_error(location, e))?;
+    let configuration = snapshot.metadata().configuration();
+    let owner = (
+        configuration.get(PIPELINE_PROPERTY),
+        configuration.get(SINK_PROPERTY),
+    );
+    match owner {
+        (Some(p), Some(s)) if p == pipeline && s == sink => Ok(()),
+        (Some(p), Some(s)) => Err(DeltaError::Refused {
+            location: location.to_string(),
+            reason: format!(
+                "it is written by sink `{s}` of pipeline `{p}`, not by sink `{sink}` of `{pipeline}`: \
+                 two writers would each skip the other's offsets. Give this sink a `path` of its own"
+            ),
+        }),
+        _ => Err(DeltaError::Refused {
+            location: location.to_string(),
+            reason: format!(
+                "it was not created by pipec (no `{PIPELINE_PROPERTY}` property), so its offsets are unknown. \
+                 Give sink `{sink}` a `path` of its own"
+            ),
+        }),
     }
 }
 

@@ -316,6 +316,7 @@ impl TopicReader {
                     }
                 }
                 self.seek_rewound().await?;
+                self.sinks.maintain();
             }
             for index in 0..self.sinks.len() {
                 self.write(index, None).await?;

@@ -271,3 +271,69 @@ async fn sql_reads_the_latest_snapshot_of_a_delta_sink_by_each_query() {
         kept(0..60).iter().sum::<i64>()
     );
 }
+
+const PARTITIONED: &str = "schema e {\n kind: string\n n: int\n}\ntopic t { schema e }\n\
+    sink kept { from t\n path \"kept\"\n format delta\n partition by kind\n\
+    compact every 1h to 1MB\n vacuum after 1m }";
+
+#[tokio::test]
+async fn compaction_leaves_one_file_per_partition_directory_the_same_rows_and_an_optimize_commit() {
+    let mut scratch = Scratch::new("compact");
+    scratch.plan = compile(&Source::new("t.pipe", PARTITIONED), &BTreeMap::new())
+        .unwrap()
+        .plan;
+    let mut worker = scratch.worker();
+    // A day of triggers in small: 25 commits of two partitions each.
+    for round in 0..25 {
+        for partition in 0..2 {
+            feed(&mut worker, partition, round * 10..round * 10 + 10).await;
+        }
+        worker.write(0, None).await.unwrap();
+    }
+    let before = scratch.table().await;
+    let table = delta::load(&scratch.storage()).await.unwrap();
+    let small_files = table.get_file_uris().unwrap().count();
+    // Three kinds (keep, drop) per partition, no-events are dead letters.
+    assert!(small_files >= 25 * 2, "{small_files} files");
+    // Delta checkpoints every 10 commits keep the log short.
+    let log = crate::sink::partition::names_in(&scratch.dir.join("kept/_delta_log"));
+    assert!(
+        log.iter().any(|f| f.ends_with(".checkpoint.parquet")),
+        "{log:?}"
+    );
+
+    // An append beside the compaction: neither fails.
+    feed(&mut worker, 0, 250..260).await;
+    let sink = scratch.plan.sinks[0].clone();
+    let storage = scratch.storage();
+    let name = scratch.plan.name.clone();
+    let (maintained, appended) = tokio::join!(
+        crate::compact::compact(&storage, &name, &sink),
+        worker.write(0, None)
+    );
+    let maintained = maintained.unwrap();
+    appended.unwrap();
+    assert!(maintained.files_removed >= 50, "{maintained:?}");
+    // Replaced files are kept for readers of older snapshots (vacuum after 1m).
+    assert_eq!(maintained.files_vacuumed, 0);
+
+    let mut expected = before.clone();
+    expected.extend((250..260).filter(|n| n % 10 != 9));
+    expected.sort();
+    assert_eq!(scratch.table().await, expected);
+    let table = delta::load(&scratch.storage()).await.unwrap();
+    let mut per_directory: BTreeMap<String, usize> = BTreeMap::new();
+    for uri in table.get_file_uris().unwrap() {
+        let directory = uri.rsplit_once('/').unwrap().0.to_string();
+        *per_directory.entry(directory).or_default() += 1;
+    }
+    // One compacted file per kind, plus at most the one append beside it.
+    assert_eq!(per_directory.len(), 2, "{per_directory:?}");
+    assert!(per_directory.values().all(|&n| n <= 2), "{per_directory:?}");
+    use futures::TryStreamExt;
+    let history: Vec<_> = table.history(None).try_collect().await.unwrap();
+    let operations: Vec<String> = history.into_iter().filter_map(|c| c.operation).collect();
+    assert!(operations.iter().any(|o| o == "OPTIMIZE"), "{operations:?}");
+    // Offsets survive compaction: a new worker resumes where the table is.
+    assert_eq!(scratch.next_offset(0).await, 260);
+}
