@@ -67,18 +67,26 @@ pub enum Outcome {
     Environment,
 }
 
-/// Structured logs on stderr, filtered by `RUST_LOG` (default: info, and
-/// delta-rs's own only from warnings).
+/// Structured logs on stderr, filtered by `RUST_LOG` (default: info).
+/// delta-rs is quiet unless `RUST_LOG` names it: its kernel logs every
+/// snapshot it builds at INFO and an ERROR for a table that does not exist
+/// yet (which pipec then creates), and it warns of every commit that
+/// raced another (which pipec retries). Its failures reach pipec as
+/// errors, and are reported there.
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        // delta-rs's kernel logs every snapshot it builds at INFO, and logs
-        // ERROR for a table that does not exist yet (which pipec then
-        // creates): its failures reach pipec as errors, reported there.
-        .unwrap_or_else(|_| {
-            tracing_subscriber::EnvFilter::new(
-                "info,delta_kernel=off,buoyant_kernel=off,deltalake_core=warn",
-            )
-        });
+    let wanted = std::env::var("RUST_LOG").unwrap_or_default();
+    let mut filter = tracing_subscriber::EnvFilter::try_new(&wanted)
+        .ok()
+        .filter(|_| !wanted.trim().is_empty())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new("info"));
+    for (crate_name, quiet) in [
+        ("kernel", "buoyant_kernel=off"),
+        ("deltalake", "deltalake_core=error"),
+    ] {
+        if !wanted.contains(crate_name) {
+            filter = filter.add_directive(quiet.parse().expect("a valid directive"));
+        }
+    }
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -19,6 +19,10 @@ bash tests/services/tools.sh
 # Rust builds; SeaweedFS compiles (CPU), so it is built after cargo.
 bash tests/services/trino.sh fetch >/tmp/pipec-trino-fetch.log 2>&1 &
 trino_fetch=$!
+# delta-spark's jars (and hadoop-aws for S3) from Maven Central, for Spark's
+# reads of the Delta tables.
+bash tests/services/delta_jars.sh s3 >/tmp/pipec-delta-jars.log 2>&1 &
+delta_jars_fetch=$!
 # The Mermaid CLI (npm), which checks that `pipec graph` Mermaid renders.
 bash tests/services/mermaid.sh fetch >/tmp/pipec-mermaid-fetch.log 2>&1 &
 mermaid_fetch=$!
@@ -36,6 +40,9 @@ echo "== pipec test (every pipeline's own tests)"
 "$CARGO_TARGET_DIR/debug/pipec" test pipelines/*.pipe examples/*.pipe
 wait "$trino_fetch" || { cat /tmp/pipec-trino-fetch.log; exit 1; }
 wait "$mermaid_fetch" || { cat /tmp/pipec-mermaid-fetch.log; exit 1; }
+wait "$delta_jars_fetch" || { cat /tmp/pipec-delta-jars.log; exit 1; }
+PIPEC_DELTA_JARS="$(tail -n 1 /tmp/pipec-delta-jars.log)"
+export PIPEC_DELTA_JARS
 export PIPEC_TEST_MERMAID="$PWD/tests/services/mermaid.sh"
 export PIPEC_REQUIRE_BROWSER=1
 export PIPEC_REQUIRE_EDITOR=1

@@ -301,10 +301,19 @@ pub fn kafka_broker() -> Option<String> {
 /// (`counts` for `/`, `/purchase_a_sword`, `/join_a_guild`), then SIGTERM,
 /// which drains the topic into the tables.
 pub fn seed_files(name: &str, hosts: &[(&str, [usize; 3])]) -> std::path::PathBuf {
+    seed_files_of("pipelines/game_events.pipe", name, hosts)
+}
+
+/// The same through another seed-shaped pipeline (its Delta twin, say).
+pub fn seed_files_of(
+    pipeline: &str,
+    name: &str,
+    hosts: &[(&str, [usize; 3])],
+) -> std::path::PathBuf {
     let data = scratch(name);
     let data_env = data.display().to_string();
     let pipec = Pipec::start_with_env(
-        &["pipelines/game_events.pipe", "--listen", "127.0.0.1:0"],
+        &[pipeline, "--listen", "127.0.0.1:0"],
         &[("PIPEC_DATA_DIR", &data_env)],
     );
     for (host, counts) in hosts {

@@ -998,6 +998,20 @@ impl TopicSinks {
         }
     }
 
+    /// Stops compactions still running: their files, never committed, are
+    /// removed by the next VACUUM. (Left running, they would outlive the
+    /// runtime their I/O runs on.)
+    pub async fn stop_maintenance(&mut self) {
+        for sink in &mut self.sinks {
+            if let Some(task) = sink.compaction.running.take() {
+                task.abort();
+                if task.await.is_err() {
+                    tracing::info!(sink = %sink.sink.name, "compaction stopped with the sink; it starts again at the next run");
+                }
+            }
+        }
+    }
+
     /// Whether some sink's trigger counts rows.
     pub fn counts_rows(&self) -> bool {
         self.sinks

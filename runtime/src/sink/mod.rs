@@ -329,6 +329,7 @@ impl TopicReader {
             }
             break;
         }
+        self.sinks.stop_maintenance().await;
         let summaries = self.sinks.summaries();
         for summary in &summaries {
             if let Some(backlog) = self.backlog() {
