@@ -7,7 +7,11 @@
 //! the acknowledged ids exactly once; no hidden file is visible; no two files
 //! of a partition overlap; no checkpoint ever moved back (watched all
 //! along, on both stores). Once on a data directory the workers share, once
-//! on S3.
+//! on S3; and both again with a Delta sink (`scale_out_delta.pipe`), whose
+//! table is read by the `deltalake` package and whose log is watched: no
+//! partition's txn version moves back, and no commit adds rows of a
+//! partition from below the table's version for it (what a woken zombie
+//! would do), while automatic compaction runs.
 
 mod common;
 
@@ -20,7 +24,21 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const PIPELINE: &str = "tests/pipelines/scale_out.pipe";
+/// What the sink writes: plain Parquet files with checkpoints, or a Delta table.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Plain,
+    Delta,
+}
+
+impl Format {
+    fn pipeline(self) -> &'static str {
+        match self {
+            Format::Plain => "tests/pipelines/scale_out.pipe",
+            Format::Delta => "tests/pipelines/scale_out_delta.pipe",
+        }
+    }
+}
 
 /// The two runs share the topic and the consumer group: one at a time.
 static GROUP: Mutex<()> = Mutex::new(());
@@ -50,9 +68,9 @@ impl Store {
         }
     }
 
-    fn start(&self, bootstrap: &str, role: &str, worker: Option<&str>) -> Pipec {
+    fn start(&self, format: Format, bootstrap: &str, role: &str, worker: Option<&str>) -> Pipec {
         let mut args: Vec<String> = vec![
-            PIPELINE.into(),
+            format.pipeline().into(),
             "--listen".into(),
             "127.0.0.1:0".into(),
             "--brokers".into(),
@@ -72,10 +90,11 @@ impl Store {
         Pipec::start_with_env(&args, &env)
     }
 
-    /// Every object below the store's root, with the `request_id`s of the
-    /// visible Parquet files of `all_events`, by pyarrow (S3) or DuckDB
-    /// (local): never by pipec.
-    fn read(&self) -> (Vec<String>, Vec<String>) {
+    /// Every object below the store's root, with the `request_id`s of
+    /// `all_events`: of its visible Parquet files by pyarrow, or of its
+    /// Delta table's latest snapshot by the `deltalake` package; never by
+    /// pipec.
+    fn read(&self, format: Format) -> (Vec<String>, Vec<String>) {
         let python = common::python().expect("PIPEC_TEST_PYTHON names the test venv's python");
         let script = r#"
 import json, os, sys
@@ -96,15 +115,33 @@ infos = filesystem.get_file_info(fs.FileSelector(base, recursive=True, allow_not
 objects = sorted(i.path[len(base) + 1:] for i in infos if i.type == fs.FileType.File)
 files = [base + "/" + o for o in objects if o.startswith("all_events/") and o.endswith(".parquet")
          and not o.rsplit("/", 1)[-1].startswith(".")]
-ids = ds.dataset(files, filesystem=filesystem, format="parquet").to_table(columns=["request_id"]).column(0).to_pylist() if files else []
+if sys.argv[2] == "delta":
+    from deltalake import DeltaTable
+    options = {}
+    if root.startswith("s3://"):
+        options = {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": os.environ["AWS_ACCESS_KEY_ID"],
+                   "AWS_SECRET_ACCESS_KEY": os.environ["AWS_SECRET_ACCESS_KEY"],
+                   "AWS_REGION": os.environ.get("AWS_REGION", "us-east-1"), "AWS_ALLOW_HTTP": "true",
+                   "conditional_put": "etag"}
+    table = root + "/all_events"
+    ids = (DeltaTable(table, storage_options=options).to_pyarrow_table(columns=["request_id"]).column(0).to_pylist()
+           if any(o.startswith("all_events/_delta_log/") for o in objects) else [])
+else:
+    ids = ds.dataset(files, filesystem=filesystem, format="parquet").to_table(columns=["request_id"]).column(0).to_pylist() if files else []
 print(json.dumps({"objects": objects, "ids": ids}))
+sys.stdout.flush()
+os._exit(0)
 "#;
         let root = match self {
             Store::Local(dir) => dir.join("scale").display().to_string(),
             Store::S3(root) => root.clone(),
         };
+        let format = match format {
+            Format::Plain => "plain",
+            Format::Delta => "delta",
+        };
         let output = std::process::Command::new(python)
-            .args(["-c", script, &root])
+            .args(["-c", script, &root, format])
             .output()
             .expect("python runs");
         assert!(
@@ -126,30 +163,116 @@ print(json.dumps({"objects": objects, "ids": ids}))
 }
 
 impl Store {
-    /// The sink's checkpoint store, through the runtime's own reader of
-    /// checkpoints (what is checked is the values, not how they are read).
-    fn checkpoints(&self) -> CheckpointStore {
+    /// A directory below the store's root.
+    fn storage(&self, relative: &str) -> Storage {
         let location = match self {
-            Store::Local(dir) => Location::Absolute(
-                dir.join("scale/checkpoints/all_events")
-                    .display()
-                    .to_string(),
-            ),
-            Store::S3(root) => Location::Url(format!("{root}/checkpoints/all_events")),
+            Store::Local(dir) => {
+                Location::Absolute(dir.join("scale").join(relative).display().to_string())
+            }
+            Store::S3(root) => Location::Url(format!("{root}/{relative}")),
         };
-        CheckpointStore::new(Storage::open(&location, std::path::Path::new(".")).unwrap())
+        Storage::open(&location, std::path::Path::new(".")).unwrap()
+    }
+
+    /// What the watcher reads the offsets from.
+    fn offsets(&self, format: Format) -> Offsets {
+        match format {
+            // Through the runtime's own reader of checkpoints (what is
+            // checked is the values, not how they are read).
+            Format::Plain => {
+                Offsets::Checkpoints(CheckpointStore::new(self.storage("checkpoints/all_events")))
+            }
+            // The Delta log's JSON commits, read as the protocol defines them.
+            Format::Delta => Offsets::DeltaLog {
+                log: self.storage("all_events/_delta_log"),
+                next_version: 0,
+                versions: BTreeMap::new(),
+                optimized: 0,
+            },
+        }
     }
 }
 
-/// Each partition's checkpointed `next_offset`, now.
-async fn checkpoint_offsets(checkpoints: &CheckpointStore) -> BTreeMap<i32, i64> {
-    let mut offsets = BTreeMap::new();
-    for partition in 0..6 {
-        if let Ok(Some(checkpoint)) = checkpoints.load("scale_events", partition).await {
-            offsets.insert(partition, checkpoint.next_offset);
+/// Where the watcher sees each partition's committed offset.
+enum Offsets {
+    Checkpoints(CheckpointStore),
+    DeltaLog {
+        log: Storage,
+        next_version: u64,
+        /// Each partition's txn version as of the commits read so far.
+        versions: BTreeMap<i32, i64>,
+        /// Compaction commits seen among them.
+        optimized: u64,
+    },
+}
+
+impl Offsets {
+    /// Each partition's committed offset now, and what was seen wrong on
+    /// the way (a Delta commit adding rows from below the table's version).
+    async fn read(&mut self) -> (BTreeMap<i32, i64>, Vec<String>) {
+        match self {
+            Offsets::Checkpoints(checkpoints) => {
+                let mut offsets = BTreeMap::new();
+                for partition in 0..6 {
+                    if let Ok(Some(checkpoint)) = checkpoints.load("scale_events", partition).await
+                    {
+                        offsets.insert(partition, checkpoint.next_offset);
+                    }
+                }
+                (offsets, Vec::new())
+            }
+            Offsets::DeltaLog {
+                log,
+                next_version,
+                versions,
+                optimized,
+            } => {
+                let mut wrong = Vec::new();
+                let names: BTreeSet<String> =
+                    log.list("").await.unwrap_or_default().into_iter().collect();
+                loop {
+                    let name = format!("{:020}.json", *next_version);
+                    if !names.contains(&name) {
+                        break;
+                    }
+                    let Ok(Some(commit)) = log.get(&name).await else {
+                        break;
+                    };
+                    let mut moved = BTreeMap::new();
+                    for line in String::from_utf8_lossy(&commit).lines() {
+                        let action: serde_json::Value = serde_json::from_str(line).unwrap();
+                        if action["commitInfo"]["operation"] == "OPTIMIZE" {
+                            *optimized += 1;
+                        }
+                        if let Some(txn) = action.get("txn") {
+                            let app = txn["appId"].as_str().unwrap();
+                            let partition: i32 = app.rsplit('/').next().unwrap().parse().unwrap();
+                            moved.insert(partition, txn["version"].as_i64().unwrap());
+                        }
+                        if let Some(add) = action.get("add").filter(|a| a["dataChange"] == true) {
+                            let file = add["path"].as_str().unwrap().rsplit('/').next().unwrap();
+                            if let Some((partition, first)) = delta_file_offset(file) {
+                                let version = versions.get(&partition).copied().unwrap_or(0);
+                                if first < version {
+                                    wrong.push(format!("{name} adds partition {partition}'s rows from offset {first}, below its version {version}"));
+                                }
+                            }
+                        }
+                    }
+                    versions.extend(moved);
+                    *next_version += 1;
+                }
+                (versions.clone(), wrong)
+            }
         }
     }
-    offsets
+}
+
+/// `part-scale_delta_events-PPP-FIRST-cluster-uuid.parquet` → (partition, first).
+fn delta_file_offset(name: &str) -> Option<(i32, i64)> {
+    let rest = name.strip_prefix("part-scale_delta_events-")?;
+    let mut parts = rest.split('-');
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
 }
 
 /// `part-scale_events-PPP-FIRST-LAST-cluster.parquet` → (partition, first, last).
@@ -163,17 +286,17 @@ fn offset_range(name: &str) -> Option<(u32, i64, i64)> {
     ))
 }
 
-fn exactly_once_through_chaos(store: Store) {
+fn exactly_once_through_chaos(store: Store, format: Format) {
     let Some(bootstrap) = kafka_broker() else {
         return;
     };
     let _group = GROUP.lock().unwrap_or_else(|e| e.into_inner());
     let run = unique("scale");
-    let api = store.start(&bootstrap, "api", None);
+    let api = store.start(format, &bootstrap, "api", None);
     let names = ["w1", "w2", "w3"];
     let mut workers: Vec<Option<Pipec>> = names
         .iter()
-        .map(|n| Some(store.start(&bootstrap, "sinks", Some(n))))
+        .map(|n| Some(store.start(format, &bootstrap, "sinks", Some(n))))
         .collect();
 
     // The load: unique ids, acknowledged ones remembered.
@@ -195,10 +318,16 @@ fn exactly_once_through_chaos(store: Store) {
             acknowledged
         })
     };
-    // The watcher: no checkpoint may ever move back.
+    // The watcher: no checkpoint (or txn version) may ever move back.
     let went_back = Arc::new(Mutex::new(Vec::new()));
+    let stale = Arc::new(Mutex::new(Vec::new()));
     let watcher = {
-        let (stop, checkpoints, went_back) = (stop.clone(), store.checkpoints(), went_back.clone());
+        let (stop, mut offsets, went_back, stale) = (
+            stop.clone(),
+            store.offsets(format),
+            went_back.clone(),
+            stale.clone(),
+        );
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -207,7 +336,9 @@ fn exactly_once_through_chaos(store: Store) {
             let mut highest: BTreeMap<i32, i64> = BTreeMap::new();
             let mut reads = 0u64;
             while !stop.load(Ordering::Relaxed) {
-                for (partition, offset) in runtime.block_on(checkpoint_offsets(&checkpoints)) {
+                let (now, wrong) = runtime.block_on(offsets.read());
+                stale.lock().unwrap().extend(wrong);
+                for (partition, offset) in now {
                     let high = highest.entry(partition).or_insert(offset);
                     if offset < *high {
                         went_back.lock().unwrap().push((partition, *high, offset));
@@ -217,7 +348,7 @@ fn exactly_once_through_chaos(store: Store) {
                 reads += 1;
                 std::thread::sleep(Duration::from_millis(50));
             }
-            reads
+            (reads, offsets)
         })
     };
 
@@ -235,7 +366,7 @@ fn exactly_once_through_chaos(store: Store) {
         let worker = workers[victim].take().unwrap();
         signal(worker.pid(), "KILL");
         drop(worker);
-        workers[victim] = Some(store.start(&bootstrap, "sinks", Some(names[victim])));
+        workers[victim] = Some(store.start(format, &bootstrap, "sinks", Some(names[victim])));
         std::thread::sleep(Duration::from_millis(1000 + next() % 2000));
     }
     // A zombie: paused past the 10 s session, then woken.
@@ -248,7 +379,7 @@ fn exactly_once_through_chaos(store: Store) {
     for (i, name) in names.iter().enumerate() {
         let worker = workers[i].take().unwrap();
         assert!(worker.stop().success(), "{name} stops cleanly");
-        workers[i] = Some(store.start(&bootstrap, "sinks", Some(name)));
+        workers[i] = Some(store.start(format, &bootstrap, "sinks", Some(name)));
         std::thread::sleep(Duration::from_secs(2));
     }
     // Hand-over, measured: a worker killed and restarted at once; then how
@@ -257,14 +388,14 @@ fn exactly_once_through_chaos(store: Store) {
     signal(worker.pid(), "KILL");
     drop(worker);
     let restarted = Instant::now();
-    workers[1] = Some(store.start(&bootstrap, "sinks", Some(names[1])));
+    workers[1] = Some(store.start(format, &bootstrap, "sinks", Some(names[1])));
     let probes: Vec<String> = (0..60).map(|i| format!("{run}-probe-{i}")).collect();
     for probe in &probes {
         let response = api.get(&format!("/event?id={probe}"), &[]);
         assert_eq!(response.status, 200);
     }
     let handed_over = loop {
-        let (_, ids) = store.read();
+        let (_, ids) = store.read(format);
         let ids: BTreeSet<String> = ids.into_iter().collect();
         if probes.iter().all(|p| ids.contains(p)) {
             break restarted.elapsed();
@@ -279,7 +410,7 @@ fn exactly_once_through_chaos(store: Store) {
 
     stop.store(true, Ordering::Relaxed);
     let acknowledged = load.join().unwrap();
-    let reads = watcher.join().unwrap();
+    let (reads, offsets) = watcher.join().unwrap();
     eprintln!("the checkpoints were read {reads} times while the workers ran");
     assert!(reads > 100, "the watcher watched");
     for (i, worker) in workers.into_iter().enumerate() {
@@ -293,7 +424,7 @@ fn exactly_once_through_chaos(store: Store) {
     // What the workers held when they stopped stays in Kafka: one backfill
     // reads it (it claims every partition, as any worker would).
     let mut args = vec![
-        PIPELINE.to_string(),
+        format.pipeline().to_string(),
         "--role".into(),
         "sinks".into(),
         "--once".into(),
@@ -324,7 +455,7 @@ fn exactly_once_through_chaos(store: Store) {
         "only {} events were acknowledged",
         acknowledged.len()
     );
-    let (objects, ids) = store.read();
+    let (objects, ids) = store.read(format);
     let hidden: Vec<&String> = objects
         .iter()
         .filter(|o| {
@@ -384,11 +515,30 @@ fn exactly_once_through_chaos(store: Store) {
         went_back.is_empty(),
         "checkpoints moved back: {went_back:?}"
     );
+    let stale = stale.lock().unwrap();
+    assert!(stale.is_empty(), "stale commits landed: {stale:?}");
+    if let Offsets::DeltaLog {
+        next_version,
+        optimized,
+        ..
+    } = offsets
+    {
+        eprintln!("the Delta log: {next_version} commits watched, {optimized} of them compactions");
+        assert!(
+            optimized >= 1,
+            "automatic compaction ran beside the workers"
+        );
+    }
 }
 
 #[test]
 fn three_workers_on_a_shared_data_directory_write_each_event_once() {
-    exactly_once_through_chaos(Store::Local(scratch("scale-local")));
+    exactly_once_through_chaos(Store::Local(scratch("scale-local")), Format::Plain);
+}
+
+#[test]
+fn three_workers_commit_each_event_once_to_a_delta_table_on_a_shared_directory() {
+    exactly_once_through_chaos(Store::Local(scratch("scale-delta-local")), Format::Delta);
 }
 
 #[test]
@@ -400,5 +550,23 @@ fn three_workers_on_s3_write_each_event_once() {
         );
         return;
     };
-    exactly_once_through_chaos(Store::S3(format!("{bucket}/{}", unique("scale"))));
+    exactly_once_through_chaos(
+        Store::S3(format!("{bucket}/{}", unique("scale"))),
+        Format::Plain,
+    );
+}
+
+#[test]
+fn three_workers_commit_each_event_once_to_a_delta_table_on_s3() {
+    let Ok(bucket) = std::env::var("PIPEC_TEST_S3_URL") else {
+        assert!(
+            std::env::var_os("PIPEC_REQUIRE_KAFKA").is_none(),
+            "tests/run.sh sets PIPEC_TEST_S3_URL"
+        );
+        return;
+    };
+    exactly_once_through_chaos(
+        Store::S3(format!("{bucket}/{}", unique("scale-delta"))),
+        Format::Delta,
+    );
 }
