@@ -342,3 +342,151 @@ os._exit(0)
         "{after}"
     );
 }
+
+const ON_S3: &str = "tests/pipelines/seed_delta_on_s3.pipe";
+
+/// The same engines over the seed's Delta tables on the S3 server: Spark
+/// through `s3a://`, Trino's `delta_lake` catalog through `s3://`, and the
+/// `deltalake` package, each as `pipec ddl` prints it for them.
+#[test]
+fn spark_trino_and_deltalake_read_the_seed_delta_tables_on_s3() {
+    let (Some(python), Ok(bucket)) = (common::python(), std::env::var("PIPEC_TEST_S3_URL")) else {
+        assert!(
+            std::env::var_os("PIPEC_REQUIRE_KAFKA").is_none(),
+            "tests/run.sh sets PIPEC_TEST_PYTHON and PIPEC_TEST_S3_URL"
+        );
+        return;
+    };
+    let root = format!("{bucket}/{}", common::unique("delta-seed"));
+    let env = [("PIPEC_S3_ROOT", root.as_str())];
+    let pipec = Pipec::start_with_env(&[ON_S3, "--listen", "127.0.0.1:0"], &env);
+    for (host, swords, guilds) in [("user1.comcast.com", 8, 5), ("user2.att.com", 6, 9)] {
+        for (path, count) in [("/purchase_a_sword", swords), ("/join_a_guild", guilds)] {
+            for _ in 0..count {
+                let response = pipec.get(path, &[("Host", host), ("Accept", "*/*")]);
+                assert_eq!(response.status, 200);
+            }
+        }
+    }
+    // A malformed message too, straight into the topic: a dead letter per
+    // sink (so the dead-letter table's directory exists for Spark's MSCK).
+    let mut kcat = Command::new("kcat")
+        .args(["-P", "-b", &pipec.bootstrap, "-t", "events"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("kcat runs");
+    {
+        use std::io::Write;
+        kcat.stdin.as_mut().unwrap().write_all(b"{oops\n").unwrap();
+    }
+    assert!(kcat.wait().unwrap().success());
+    assert!(pipec.stop().success());
+    let dead = common::pipec_query_rows_with_env(
+        ON_S3,
+        ".",
+        "select sink as a, raw_text as b from dead_letters order by sink",
+        &env,
+    );
+    assert_eq!(
+        dead,
+        [
+            serde_json::json!(["guild_joins", "{oops"]),
+            serde_json::json!(["sword_purchases", "{oops"])
+        ]
+    );
+    let queries = common::seed_queries();
+    let ours: Vec<_> = queries
+        .iter()
+        .map(|q| common::pipec_query_rows_with_env(ON_S3, ".", q, &env))
+        .collect();
+    assert_eq!(ours[0], [serde_json::json!([28])], "14 swords and 14 joins");
+    let printed = |dialect: &str| {
+        let output = common::pipec_command(&["ddl", ON_S3, "--dialect", dialect])
+            .env("PIPEC_S3_ROOT", &root)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", common::text(&output.stderr));
+        String::from_utf8(output.stdout).unwrap()
+    };
+
+    // Spark 4 with delta-spark.
+    let work = scratch("delta-s3-spark");
+    let ddl_file = work.join("tables.sql");
+    let spark_ddl = printed("spark");
+    assert!(spark_ddl.contains("LOCATION 's3a://"), "{spark_ddl}");
+    std::fs::write(&ddl_file, spark_ddl).unwrap();
+    let queries_file = common::path("examples/seed_queries.sql");
+    let report = common::spark_report(
+        &python,
+        "spark_delta.py",
+        &[ddl_file.as_os_str(), queries_file.as_ref()],
+        &work,
+    );
+    for ((query, spark), ours) in queries
+        .iter()
+        .zip(report["queries"].as_array().unwrap())
+        .zip(&ours)
+    {
+        assert_eq!(
+            normalized(ours),
+            normalized(spark["rows"].as_array().unwrap()),
+            "Spark on S3 vs pipec: {query}"
+        );
+    }
+
+    // The deltalake package, with the S3 server's settings.
+    let script = r#"
+import json, os, sys
+from deltalake import DeltaTable
+options = {"AWS_ENDPOINT_URL": os.environ["AWS_ENDPOINT_URL"],
+           "AWS_ACCESS_KEY_ID": os.environ["AWS_ACCESS_KEY_ID"],
+           "AWS_SECRET_ACCESS_KEY": os.environ["AWS_SECRET_ACCESS_KEY"],
+           "AWS_REGION": os.environ.get("AWS_REGION", "us-east-1"), "AWS_ALLOW_HTTP": "true"}
+counts = [DeltaTable(sys.argv[1] + "/" + t, storage_options=options).count()
+          for t in ["sword_purchases", "guild_joins"]]
+print(json.dumps(counts))
+sys.stdout.flush()
+os._exit(0)
+"#;
+    assert_eq!(python_json(script, &[&root]), serde_json::json!([14, 14]));
+
+    // Trino's delta_lake catalog.
+    let Some(trino) = trino() else {
+        return;
+    };
+    let trino_ddl = printed("trino");
+    assert!(
+        trino_ddl.contains("table_location => 's3://"),
+        "{trino_ddl}"
+    );
+    for table in ["sword_purchases", "guild_joins"] {
+        let _ = Command::new("bash")
+            .args([
+                &trino,
+                "sql",
+                &format!("CALL delta.system.unregister_table(schema_name => 'default', table_name => '{table}')"),
+            ])
+            .output();
+    }
+    common::trino_sql(
+        &trino,
+        &["sql", "DROP TABLE IF EXISTS default.dead_letters"],
+    );
+    let file = scratch("delta-s3-trino").join("tables.sql");
+    std::fs::write(&file, trino_ddl).unwrap();
+    common::trino_sql(&trino, &["sql-file", &file.display().to_string()]);
+    for (query, ours) in queries.iter().zip(&ours) {
+        let qualified = query
+            .replace("from guild_joins", "from delta.default.guild_joins")
+            .replace("from sword_purchases", "from delta.default.sword_purchases");
+        let theirs: Vec<serde_json::Value> = common::trino_sql(&trino, &["sql", &qualified])
+            .iter()
+            .map(|r| serde_json::json!(r))
+            .collect();
+        assert_eq!(
+            normalized(&theirs),
+            normalized(ours),
+            "Trino on S3 vs pipec: {query}"
+        );
+    }
+}
