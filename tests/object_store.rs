@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 static SERVER: Mutex<()> = Mutex::new(());
 
 const PIPELINE: &str = "tests/pipelines/seed_on_s3.pipe";
+/// The same with Delta tables.
+const DELTA_PIPELINE: &str = "tests/pipelines/seed_delta_on_s3.pipe";
 
 /// The bucket URL of the test S3 server (`s3://bucket`), or `None` (and a
 /// note) without one. The `AWS_*` settings come from the environment.
@@ -202,8 +204,10 @@ fn trino_reads_the_s3_tables(script: &str, env: &[(&str, &str)], queries: &[Stri
     assert_eq!(normalized(&theirs), normalized(&ours));
 }
 
-/// The `X-Id` header of every row of `table` below `root`, by pyarrow.
-fn ids_in_s3(root: &str, table: &str) -> Vec<String> {
+/// The `X-Id` header of every row of `table` below `root`: of its visible
+/// Parquet files by pyarrow, or of its Delta table's latest snapshot by the
+/// `deltalake` package.
+fn ids_in_s3(root: &str, table: &str, delta: bool) -> Vec<String> {
     let python = common::python().expect("PIPEC_TEST_PYTHON names the test venv's python");
     let script = r#"
 import json, os, sys
@@ -219,14 +223,22 @@ base = root[len("s3://"):] + "/" + table
 files = [i.path for i in s3.get_file_info(fs.FileSelector(base, recursive=True, allow_not_found=True))
          if i.type == fs.FileType.File and i.path.endswith(".parquet")
          and not i.path.rsplit("/", 1)[-1].startswith(".")]
-ids = []
-if files:
-    for raw in ds.dataset(files, filesystem=s3, format="parquet").to_table(columns=["raw_event"]).column(0).to_pylist():
-        ids.append(json.loads(raw)["X-Id"])
-print(json.dumps(ids))
+raws = []
+if sys.argv[3] == "delta":
+    from deltalake import DeltaTable
+    options = {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": os.environ["AWS_ACCESS_KEY_ID"],
+               "AWS_SECRET_ACCESS_KEY": os.environ["AWS_SECRET_ACCESS_KEY"],
+               "AWS_REGION": os.environ.get("AWS_REGION", "us-east-1"), "AWS_ALLOW_HTTP": "true"}
+    raws = DeltaTable("s3://" + base, storage_options=options).to_pyarrow_table(columns=["raw_event"]).column(0).to_pylist()
+elif files:
+    raws = ds.dataset(files, filesystem=s3, format="parquet").to_table(columns=["raw_event"]).column(0).to_pylist()
+print(json.dumps([json.loads(raw)["X-Id"] for raw in raws]))
+sys.stdout.flush()
+os._exit(0)
 "#;
+    let format = if delta { "delta" } else { "plain" };
     let output = Command::new(python)
-        .args(["-c", script, root, table])
+        .args(["-c", script, root, table, format])
         .output()
         .expect("python runs");
     assert!(
@@ -249,13 +261,24 @@ fn s3_service(command: &str) {
 
 #[test]
 fn an_object_store_outage_under_load_stops_no_sink_and_loses_nothing() {
+    outage_under_load(PIPELINE, false);
+}
+
+#[test]
+fn an_object_store_outage_under_load_loses_nothing_of_a_delta_table() {
+    outage_under_load(DELTA_PIPELINE, true);
+}
+
+/// 20 s without the S3 server under load: no sink stops, and every
+/// acknowledged event is in its table once afterwards.
+fn outage_under_load(pipeline: &str, delta: bool) {
     let Some(bucket) = s3_bucket() else {
         return;
     };
     let _server = SERVER.lock().unwrap_or_else(|e| e.into_inner());
     let root = format!("{bucket}/{}", common::unique("outage"));
     let pipec = Pipec::start_with_env(
-        &[PIPELINE, "--listen", "127.0.0.1:0"],
+        &[pipeline, "--listen", "127.0.0.1:0"],
         &[("PIPEC_S3_ROOT", &root), ("RUST_LOG", "warn")],
     );
     let addr = pipec.addr;
@@ -308,7 +331,7 @@ fn an_object_store_outage_under_load_stops_no_sink_and_loses_nothing() {
         status.success(),
         "pipec exits cleanly: no sink stopped ({status:?})"
     );
-    let written = ids_in_s3(&root, "sword_purchases");
+    let written = ids_in_s3(&root, "sword_purchases", delta);
     let mut counts = std::collections::BTreeMap::new();
     for id in &written {
         *counts.entry(id.as_str()).or_insert(0) += 1;

@@ -32,18 +32,24 @@ impl StorageError {
     pub fn is_transient(&self) -> bool {
         match self {
             StorageError::Open { .. } => true,
-            StorageError::Io { source, .. } => !matches!(
-                source,
-                object_store::Error::NotFound { .. }
-                    | object_store::Error::PermissionDenied { .. }
-                    | object_store::Error::Unauthenticated { .. }
-                    | object_store::Error::NotSupported { .. }
-                    | object_store::Error::NotImplemented { .. }
-                    | object_store::Error::InvalidPath { .. }
-                    | object_store::Error::UnknownConfigurationKey { .. }
-            ),
+            StorageError::Io { source, .. } => object_store_error_is_transient(source),
         }
     }
+}
+
+/// The rule of [`StorageError::is_transient`] for an object store's error,
+/// wherever it surfaced (a Delta table's log reads too).
+pub fn object_store_error_is_transient(error: &object_store::Error) -> bool {
+    !matches!(
+        error,
+        object_store::Error::NotFound { .. }
+            | object_store::Error::PermissionDenied { .. }
+            | object_store::Error::Unauthenticated { .. }
+            | object_store::Error::NotSupported { .. }
+            | object_store::Error::NotImplemented { .. }
+            | object_store::Error::InvalidPath { .. }
+            | object_store::Error::UnknownConfigurationKey { .. }
+    )
 }
 
 /// A directory in some store; every path below is relative to it.

@@ -11,7 +11,7 @@
 //! it. Commits race through the log's put-if-absent; a lost race is retried
 //! on the newer snapshot, so another worker's commit never drops rows.
 
-use crate::storage::{Storage, StorageError};
+use crate::storage::{object_store_error_is_transient, Storage, StorageError};
 use deltalake_core::kernel::transaction::{CommitBuilder, CommitProperties, TransactionError};
 use deltalake_core::kernel::{Action, Add, DataType as DeltaType, StructField, Transaction};
 use deltalake_core::logstore::{
@@ -55,17 +55,54 @@ impl DeltaError {
         match self {
             DeltaError::Storage(error) => error.is_transient(),
             DeltaError::Refused { .. } => false,
-            // A log entry that does not parse, a protocol we cannot write:
-            // retrying changes nothing.
-            DeltaError::Delta { source, .. } => matches!(
-                source,
-                DeltaTableError::VersionAlreadyExists(_)
-                    | DeltaTableError::Transaction {
-                        source: TransactionError::MaxCommitAttempts(_)
-                    }
-            ),
+            DeltaError::Delta { source, .. } => delta_error_is_transient(source),
         }
     }
+}
+
+/// A Delta error is retried when the store failed (however delta-rs or its
+/// kernel wrapped the object store's error; the store's own rule applies)
+/// or a commit lost its race. Anything else (a log entry that does not
+/// parse, a protocol pipec cannot write, a schema that does not fit) stays
+/// as it is however often it is tried.
+fn delta_error_is_transient(error: &DeltaTableError) -> bool {
+    match error {
+        DeltaTableError::VersionAlreadyExists(_) => true,
+        DeltaTableError::ObjectStore { source } => object_store_error_is_transient(source),
+        DeltaTableError::KernelError(kernel) => kernel_error_is_transient(kernel),
+        DeltaTableError::Io { .. } => true,
+        DeltaTableError::Transaction { source } => match source {
+            TransactionError::MaxCommitAttempts(_) | TransactionError::VersionAlreadyExists(_) => {
+                true
+            }
+            TransactionError::ObjectStore { source } => object_store_error_is_transient(source),
+            other => chain_holds_transient_store_error(other),
+        },
+        other => chain_holds_transient_store_error(other),
+    }
+}
+
+fn kernel_error_is_transient(error: &buoyant_kernel::Error) -> bool {
+    use buoyant_kernel::Error as KernelError;
+    match error {
+        KernelError::ObjectStore(source) => object_store_error_is_transient(source),
+        KernelError::IOError(_) => true,
+        KernelError::Backtraced { source, .. } => kernel_error_is_transient(source),
+        other => chain_holds_transient_store_error(other),
+    }
+}
+
+/// Whether an object store's error somewhere in the error's sources says
+/// the store may answer later.
+fn chain_holds_transient_store_error(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = error.source();
+    while let Some(cause) = next {
+        if let Some(store) = cause.downcast_ref::<object_store::Error>() {
+            return object_store_error_is_transient(store);
+        }
+        next = cause.source();
+    }
+    false
 }
 
 /// One finished data file of a commit, relative to the table's root.
@@ -581,6 +618,40 @@ mod tests {
             None
         );
         assert!(partition_values("").is_empty());
+    }
+
+    #[test]
+    fn store_failures_under_delta_rs_are_retried_and_log_damage_is_not() {
+        let refused = || object_store::Error::Generic {
+            store: "S3",
+            source: "error sending request".into(),
+        };
+        let denied = object_store::Error::PermissionDenied {
+            path: "t/_delta_log".into(),
+            source: "403".into(),
+        };
+        let kernel = DeltaTableError::KernelError(buoyant_kernel::Error::ObjectStore(refused()));
+        assert!(delta_error_is_transient(&kernel));
+        assert!(delta_error_is_transient(&DeltaTableError::ObjectStore {
+            source: refused()
+        }));
+        assert!(!delta_error_is_transient(&DeltaTableError::ObjectStore {
+            source: denied
+        }));
+        let commit = DeltaTableError::Transaction {
+            source: TransactionError::ObjectStore { source: refused() },
+        };
+        assert!(delta_error_is_transient(&commit));
+        assert!(!delta_error_is_transient(
+            &DeltaTableError::InvalidJsonLog {
+                json_err: serde_json::from_str::<u8>("{").unwrap_err(),
+                line: "{".into(),
+                version: 3,
+            }
+        ));
+        assert!(!delta_error_is_transient(&DeltaTableError::Generic(
+            "bad".into()
+        )));
     }
 
     #[test]
