@@ -156,7 +156,7 @@ impl DeltaSinkTable {
         sink: &Sink,
     ) -> Result<DeltaSinkTable, DeltaError> {
         let location = storage.display().to_string();
-        let mut table = load(storage).await?;
+        let mut table = load(storage).await.map_err(|e| unreadable(e, &location))?;
         let refused = |reason: String| DeltaError::Refused {
             location: location.clone(),
             reason,
@@ -533,6 +533,24 @@ async fn create(
         // Another worker created it meanwhile: it is loaded and checked next.
         Err(error) if is_lost_race(&error) => Ok(()),
         Err(error) => Err(delta_error(location, error)),
+    }
+}
+
+/// A log that cannot be read for a reason retrying does not change: said
+/// with what to do (a store that failed is left to be retried).
+fn unreadable(error: DeltaError, location: &str) -> DeltaError {
+    match error {
+        DeltaError::Delta { source, .. } if !delta_error_is_transient(&source) => {
+            DeltaError::Refused {
+                location: location.to_string(),
+                reason: format!(
+                    "its log cannot be read ({source}). Nothing was written. Restore the damaged \
+                     `_delta_log/` entry (from a backup, or by removing it if it is the last and no \
+                     reader has seen it), or give the sink a new `path`"
+                ),
+            }
+        }
+        other => other,
     }
 }
 

@@ -337,3 +337,70 @@ async fn compaction_leaves_one_file_per_partition_directory_the_same_rows_and_an
     // Offsets survive compaction: a new worker resumes where the table is.
     assert_eq!(scratch.next_offset(0).await, 260);
 }
+
+#[tokio::test]
+async fn a_damaged_log_entry_is_refused_with_what_to_do_and_nothing_is_written() {
+    let scratch = Scratch::new("damaged");
+    let mut worker = scratch.worker();
+    feed(&mut worker, 0, 0..20).await;
+    worker.write(0, None).await.unwrap();
+    let log = scratch.dir.join("kept/_delta_log");
+    std::fs::write(log.join("00000000000000000001.json"), b"{garbage\n").unwrap();
+    let before = crate::sink::partition::names_in(&log);
+    let mut next = scratch.worker();
+    let error = next.open(0).await.unwrap_err();
+    assert!(!error.is_transient(), "{error}");
+    let message = error.to_string();
+    assert!(message.contains("kept"), "{message}");
+    assert!(message.contains("log cannot be read"), "{message}");
+    assert!(message.contains("new `path`"), "{message}");
+    assert_eq!(crate::sink::partition::names_in(&log), before);
+}
+
+#[tokio::test]
+async fn a_table_whose_column_types_break_the_sink_is_refused_before_anything_is_written() {
+    let scratch = Scratch::new("breaking");
+    let older = PIPELINE.replace("n: int", "n: string");
+    let older = compile(&Source::new("t.pipe", &older), &BTreeMap::new())
+        .unwrap()
+        .plan;
+    DeltaSinkTable::open(&scratch.storage(), &older.name, &older.sinks[0])
+        .await
+        .unwrap();
+    let log = scratch.dir.join("kept/_delta_log");
+    let before = crate::sink::partition::names_in(&log);
+    let mut worker = scratch.worker();
+    let error = worker.open(0).await.unwrap_err().to_string();
+    assert!(
+        error.contains("column `n` is string in the table"),
+        "{error}"
+    );
+    assert!(error.contains("new `path`"), "{error}");
+    assert_eq!(crate::sink::partition::names_in(&log), before);
+}
+
+#[tokio::test]
+async fn an_added_optional_field_becomes_a_column_of_the_table_and_old_rows_read_null() {
+    let scratch = Scratch::new("evolve");
+    let mut worker = scratch.worker();
+    feed(&mut worker, 0, 0..20).await;
+    worker.write(0, None).await.unwrap();
+    let mut scratch = scratch;
+    let newer = PIPELINE.replace("n: int\n", "n: int\n note: string?\n");
+    scratch.plan = compile(&Source::new("t.pipe", &newer), &BTreeMap::new())
+        .unwrap()
+        .plan;
+    let mut worker = scratch.worker();
+    feed(&mut worker, 0, 20..40).await;
+    worker.write(0, None).await.unwrap();
+    let table = delta::load(&scratch.storage()).await.unwrap();
+    let schema = table.snapshot().unwrap().schema();
+    assert!(schema.field("note").is_some_and(|f| f.is_nullable()));
+    let (ctx, _) = crate::catalog::session(&scratch.plan, &scratch.dir)
+        .await
+        .unwrap();
+    assert_eq!(
+        count(&ctx, "select count(*) from kept where note is null").await,
+        kept(0..40).len() as i64
+    );
+}
