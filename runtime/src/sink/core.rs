@@ -349,7 +349,7 @@ impl TopicSinks {
         let name = sink.sink.name.clone();
         let delta_error = |source| SinkError::Delta {
             sink: name.clone(),
-            source,
+            source: Box::new(source),
         };
         let table = match &mut sink.delta {
             Some(table) => {
@@ -799,7 +799,7 @@ impl TopicSinks {
                 if !error.is_transient() {
                     return Err(SinkError::Delta {
                         sink: name,
-                        source: error,
+                        source: Box::new(error),
                     });
                 }
                 for part in &sealed {

@@ -64,7 +64,7 @@ pub enum SinkError {
     #[error("sink `{sink}`: {source}")]
     Delta {
         sink: String,
-        source: delta::DeltaError,
+        source: Box<delta::DeltaError>,
     },
     #[error("sink `{sink}`: {message}")]
     Internal { sink: String, message: String },
