@@ -15,6 +15,9 @@ use std::time::{Duration, Instant};
 
 const SEED: &str = "pipelines/game_events_delta.pipe";
 
+/// One test at a time on the shared Trino: both register the seed's names.
+static TRINO: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn seed_tables(name: &str) -> String {
     let data = common::seed_files_of(
         SEED,
@@ -139,6 +142,7 @@ fn trino_registers_the_seed_tables_as_printed_and_answers_as_pipec_does() {
     let Some(script) = trino() else {
         return;
     };
+    let _server = TRINO.lock().unwrap_or_else(|e| e.into_inner());
     let data = seed_tables("delta-trino");
     let printed = ddl("trino", &data);
     // register_table refuses a name that is registered: an earlier run's
@@ -454,6 +458,7 @@ os._exit(0)
     let Some(trino) = trino() else {
         return;
     };
+    let _server = TRINO.lock().unwrap_or_else(|e| e.into_inner());
     let trino_ddl = printed("trino");
     assert!(
         trino_ddl.contains("table_location => 's3://"),
