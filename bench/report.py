@@ -106,13 +106,18 @@ def percentile(values, p):
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
+STAGES = os.environ.get("BENCH_STAGES", "ingest parquet query check freshness delta").split()
+
+
 def goals(out, figures, rounds, high_connections):
-    """Issue 13's table: (figure, measured, goal, met), and what is missing."""
+    """Issue 13's table: (figure, measured, goal, met), and what is missing
+    of the stages that ran."""
     rows, missing = [], []
 
     def get(stage, name):
         if (stage, name) not in figures:
-            missing.append(f"{stage}/{name}")
+            if stage in STAGES:
+                missing.append(f"{stage}/{name}")
             return None
         return figures[(stage, name)]
 
@@ -133,6 +138,8 @@ def goals(out, figures, rounds, high_connections):
                      f"{mib(rss)} and {mib(rss_large)} ({rss_large / rss:.2f}×)",
                      "≤ 256 MiB, flat as the topic grows", max(rss, rss_large) <= 256 * 1024 and rss_large <= rss * 1.15))
     try:
+        if "query" not in STAGES:
+            raise LookupError
         engines = {e: json.load(open(os.path.join(out, f"query-{e}.json"))) for e in ("pipec", "duckdb")}
         totals = {e: sum(statistics.median(q["seconds"]) for q in engines[e]["queries"]) for e in engines}
         times = totals["pipec"] / totals["duckdb"]
@@ -141,7 +148,11 @@ def goals(out, figures, rounds, high_connections):
                      "≤ 1.25× DuckDB's time", times <= 1.25))
     except (OSError, KeyError, TypeError):
         missing.append("query JSONs")
+    except LookupError:
+        pass
     try:
+        if "ingest" not in STAGES:
+            raise LookupError
         pipec, bare = server(out, "pipec", rounds), server(out, "bare", rounds)
         high_pipec, high_bare = wrk(os.path.join(out, "wrk-pipec-high.txt")), wrk(os.path.join(out, "wrk-bare-high.txt"))
         at_64, at_high = pipec["rps"] / bare["rps"], high_pipec["rps"] / high_bare["rps"]
@@ -150,7 +161,11 @@ def goals(out, figures, rounds, high_connections):
                      "≥ 0.5× bare axum at some stated concurrency", max(at_64, at_high) >= 0.5))
     except (OSError, AttributeError):
         missing.append("wrk outputs")
+    except LookupError:
+        pass
     try:
+        if "freshness" not in STAGES:
+            raise LookupError
         fresh = json.load(open(os.path.join(out, "freshness.json")))
         p50, p99 = percentile(fresh["latencies"], 50), percentile(fresh["latencies"], 99)
         rows.append((f"acked → visible in `pipec query`, trigger 10 s ({fresh['acknowledged']:,} events)",
@@ -158,6 +173,8 @@ def goals(out, figures, rounds, high_connections):
                      "≤ 11 s at p99", p99 <= 11.0))
     except (OSError, KeyError, ValueError):
         missing.append("freshness.json")
+    except LookupError:
+        pass
     s1000, s4000, growth = get("check", "seconds_1000"), get("check", "seconds_4000"), get("check", "growth")
     if None not in (s1000, s4000, growth):
         rows.append(("`pipec check`, 1,000 and 4,000 of each declaration",
@@ -170,95 +187,118 @@ def goals(out, figures, rounds, high_connections):
     return rows, missing
 
 
-def main():
-    out, events, duration, connections, repeats, rounds = sys.argv[1:7]
-    high_connections = sys.argv[7] if len(sys.argv) > 7 else "256"
-    rounds = int(rounds)
-    figures = results(out)
-    lines = [f"Machine: {machine()}", ""]
-    table, missing = goals(out, figures, rounds, high_connections)
-    lines += [
-        "### Issue 13's goals, from this run",
-        "",
-        "| figure | measured | goal | met |",
-        "|---|---|---|---|",
-    ]
-    for figure, measured, goal, met in table:
-        lines.append(f"| {figure} | {measured} | {goal} | {'yes' if met else '**no**'} |")
-    for name in missing:
-        lines.append(f"| {name} | **missing** | | |")
+def query_total(out, name):
+    """The four queries' time (sum of medians) and their rows, of one run."""
+    run = json.load(open(os.path.join(out, name)))
+    return sum(statistics.median(q["seconds"]) for q in run["queries"]), [q["rows"] for q in run["queries"]]
+
+
+def delta_goals(out, figures):
+    """Issue 25's benchmark goals: (figure, measured, goal, met), missing."""
+    rows, missing = [], []
+    if "delta" not in STAGES:
+        return rows, missing
+
+    def get(name):
+        if ("delta", name) not in figures:
+            missing.append(f"delta/{name}")
+            return None
+        return figures[("delta", name)]
+
+    commits, swords, guilds = get("day_delta_sword_purchases_commits"), get("day_sword_purchases"), get("day_guild_joins")
+    try:
+        totals = {layout: query_total(out, f"delta-query-{layout}.json")
+                  for layout in ("one-file", "delta", "delta-uncompacted", "plain")}
+        one = totals["one-file"][0]
+        agree = all(totals[layout][1] == totals["one-file"][1] for layout in totals)
+        if not agree:
+            missing.append("delta queries: the layouts' rows disagree")
+        if None not in (commits, swords, guilds):
+            day = f"{commits:,.0f} commits, {swords + guilds:,.0f} rows"
+            compacted = totals["delta"][0] / one
+            rows.append((f"the seed's four queries, a day of triggers ({day}) compacted by `pipec compact`",
+                         f"{compacted:.2f}× the time on one file ({totals['delta'][0]:.2f} s against {one:.2f} s)",
+                         "≤ 1.5× one file's time", compacted <= 1.5))
+            rows.append(("the same, uncompacted (for the record)",
+                         f"Delta {totals['delta-uncompacted'][0] / one:.1f}×, plain files "
+                         f"{totals['plain'][0] / one:.1f}× one file's time "
+                         f"({totals['delta-uncompacted'][0]:.2f} s and {totals['plain'][0]:.2f} s)",
+                         "", None))
+    except (OSError, KeyError, ValueError):
+        missing.append("delta query JSONs")
+    plain = [get(f"backfill_plain_seconds_{r}") for r in (1, 2)]
+    delta = [get(f"backfill_delta_seconds_{r}") for r in (1, 2)]
+    n = get("backfill_events")
+    if None not in plain + delta + [n]:
+        throughput = min(plain) / min(delta)
+        rows.append((f"topic → Delta backfill, {n / 1e6:.0f}M events, 2 sinks (best of 2 each)",
+                     f"{throughput:.2f}× topic → plain Parquet ({min(delta):.1f} s against {min(plain):.1f} s)",
+                     "≥ 0.8× plain Parquet's throughput", throughput >= 0.8))
+    rss, size = get("blobs_compact_peak_rss_kib"), get("blobs_blobs_bytes")
+    if None not in (rss, size):
+        rows.append((f"peak RSS of `pipec compact` on one partition of {size / 1e9:.2f} GB "
+                     f"({get('blobs_blobs_files'):,.0f} files)",
+                     f"{mib(rss)}", "≤ 256 MiB", rss <= 256 * 1024))
+    try:
+        fresh = json.load(open(os.path.join(out, "freshness-delta.json")))
+        p50, p99 = percentile(fresh["latencies"], 50), percentile(fresh["latencies"], 99)
+        rows.append((f"acked → visible in `pipec query`, Delta sink, trigger 10 s ({fresh['acknowledged']:,} events)",
+                     f"p50 {p50:.2f} s, p99 {p99:.2f} s, max {max(fresh['latencies']):.2f} s",
+                     "≤ 11 s at p99", p99 <= 11.0))
+    except (OSError, KeyError, ValueError):
+        missing.append("freshness-delta.json")
+    return rows, missing
+
+
+def delta_section(out, figures):
+    """The Delta stage's own figures, beyond the goals."""
+    if "delta" not in STAGES:
+        return []
+    f = lambda name: figures.get(("delta", name))
+    lines = ["### Delta tables (issue 25)", ""]
+    lines.append("| layout of the day's rows | files (sword_purchases + guild_joins) | bytes | four queries |")
+    lines.append("|---|---:|---:|---:|")
+    for label, prefix, layout in (
+        ("one plain file per table (`--once`)", "day_one_file", "one-file"),
+        ("Delta, compacted by `pipec compact`", None, "delta"),
+        ("Delta, a commit per trigger", "day_delta", "delta-uncompacted"),
+        ("plain files, one per trigger", "day_plain", "plain"),
+    ):
+        try:
+            total, _ = query_total(out, f"delta-query-{layout}.json")
+        except OSError:
+            continue
+        if prefix:
+            count = (f(f"{prefix}_sword_purchases_files") or 0) + (f(f"{prefix}_guild_joins_files") or 0)
+            size = (f(f"{prefix}_sword_purchases_bytes") or 0) + (f(f"{prefix}_guild_joins_bytes") or 0)
+            lines.append(f"| {label} | {count:,.0f} | {size / 1e6:.1f} MB | {total:.2f} s |")
+        else:
+            lines.append(f"| {label} | see below | | {total:.2f} s |")
     lines.append("")
+    try:
+        lines += [f"- {line.strip()}" for line in open(os.path.join(out, "delta", "compacted.out")) if line.strip()]
+    except OSError:
+        pass
+    if f("day_compact_seconds") is not None:
+        lines.append(f"- `pipec compact` of the day's two tables: {f('day_compact_seconds'):.1f} s, "
+                     f"peak RSS {mib(f('day_compact_peak_rss_kib'))}; writing the day took "
+                     f"{f('day_delta_write_seconds'):.0f} s as Delta commits and "
+                     f"{f('day_plain_write_seconds'):.0f} s as plain files.")
+    if f("blobs_compact_seconds") is not None:
+        lines.append(f"- `pipec compact` of the {f('blobs_blobs_bytes') / 1e9:.2f} GB partition: "
+                     f"{f('blobs_compact_seconds'):.1f} s, peak RSS {mib(f('blobs_compact_peak_rss_kib'))}.")
+    for r in (1, 2):
+        if f(f"backfill_delta_seconds_{r}") is not None:
+            lines.append(f"- Backfill round {r}: plain {f(f'backfill_plain_seconds_{r}'):.1f} s "
+                         f"(peak RSS {mib(f(f'backfill_plain_peak_rss_kib_{r}'))}), Delta "
+                         f"{f(f'backfill_delta_seconds_{r}'):.1f} s (peak RSS {mib(f(f'backfill_delta_peak_rss_kib_{r}'))}).")
+    lines.append("- Every table's rows were counted by pyarrow or the `deltalake` package, not by pipec.")
+    lines.append("")
+    return lines
 
-    servers = {name: server(out, name, rounds) for name in ("pipec", "bare", "flask")}
-    pipec = servers["pipec"]
-    lines += [
-        f"### Ingest: `wrk -t2 -c{connections} -d{duration}s --latency` on GET /purchase_a_sword, "
-        f"{rounds} rounds taken in turns (medians)",
-        "",
-        "| server | requests/s | lowest – highest | p50 | p99 | non-2xx | socket errors |",
-        "|---|---:|---:|---:|---:|---:|---|",
-    ]
-    labels = {
-        "pipec": "pipec, real Kafka, answers after acks=all",
-        "bare": "bare axum handler, no Kafka",
-        "flask": "seed: Flask + kafka-python, gunicorn -w 2",
-    }
-    for name, run in servers.items():
-        lines.append(
-            f"| {labels[name]} | {run['rps']:,.0f} | {run['rps_min']:,.0f} – {run['rps_max']:,.0f} "
-            f"| {run['p50']:.2f} ms | {run['p99']:.2f} ms "
-            f"| {run['non2xx']} | {run['socket_errors']} |"
-        )
-    lines += [
-        "",
-        f"- pipec / bare: **{ratio(pipec['rps'] / servers['bare']['rps'])}** requests/s; "
-        f"pipec / Flask: **{ratio(pipec['rps'] / servers['flask']['rps'])}** requests/s.",
-        f"- Events in the topic afterwards: pipec {figures[('ingest', 'pipec_topic_events')]:,.0f} "
-        f"for {answered(out, 'pipec', rounds):,} answers 2xx (warm-up included); "
-        f"Flask {figures[('ingest', 'flask_topic_events')]:,.0f} for {answered(out, 'flask', rounds):,}.",
-        f"- Peak RSS of pipec: **{mib(figures[('ingest', 'pipec_peak_rss_kib')])}**.",
-    ]
-    high = {name: wrk(os.path.join(out, f"wrk-{name}-high.txt")) for name in ("pipec", "bare")}
-    lines += [
-        f"- At {high_connections} connections (one run each): pipec {high['pipec']['rps']:,.0f} requests/s "
-        f"(p50 {high['pipec']['p50']:.2f} ms, p99 {high['pipec']['p99']:.2f} ms, non-2xx {high['pipec']['non2xx']}), "
-        f"bare {high['bare']['rps']:,.0f} requests/s: **{ratio(high['pipec']['rps'] / high['bare']['rps'])}**.",
-        "",
-    ]
 
-    n = figures[("parquet", "events")]
-    pipec_rate = n / figures[("parquet", "pipec_seconds")]
-    rows = [
-        ("pipec `run --once`, real Kafka (process start to exit)", figures[("parquet", "pipec_seconds")]),
-        ("seed: Spark Structured Streaming, availableNow (whole job, JVM included)", figures[("parquet", "spark_seconds")]),
-        ("seed: the same Spark job, from its streams' start", figures[("parquet", "spark_streaming_seconds")]),
-        ("limit: arrow-json → Parquet from memory, no Kafka", figures[("parquet", "limit_seconds")]),
-        ("limit: rdkafka reads the topic, `BaseConsumer::poll`, nothing else", figures[("parquet", "kafka_poll_seconds")]),
-        ("the same read, `StreamConsumer::recv` on tokio (pipec's path)", figures[("parquet", "kafka_stream_seconds")]),
-    ]
-    lines += [
-        f"### Topic → Parquet: {n:,.0f} seed-shaped events, "
-        f"{figures[('parquet', 'expected_sword_purchases')]:,.0f} sword purchases and "
-        f"{figures[('parquet', 'expected_guild_joins')]:,.0f} guild joins",
-        "",
-        "| run | seconds | events/s | pipec / this |",
-        "|---|---:|---:|---:|",
-    ]
-    for label, seconds in rows:
-        lines.append(f"| {label} | {seconds:.1f} | {n / seconds:,.0f} | {ratio(pipec_rate / (n / seconds))} |")
-    lines += [
-        "",
-        f"- Every run's two tables hold exactly the expected rows (counted by DuckDB).",
-        f"- Preloading the topic with kcat took {figures[('parquet', 'preload_seconds')]:.1f} s.",
-        f"- Peak RSS of pipec: **{mib(figures[('parquet', 'pipec_peak_rss_kib')])}**.",
-        f"- The same backfill of {figures[('parquet', 'large_events')]:,.0f} events: "
-        f"{figures[('parquet', 'large_pipec_seconds')]:.1f} s "
-        f"({figures[('parquet', 'large_events')] / figures[('parquet', 'large_pipec_seconds')]:,.0f} events/s), "
-        f"{figures[('parquet', 'large_rows')]:,.0f} rows as expected, peak RSS "
-        f"**{mib(figures[('parquet', 'large_pipec_peak_rss_kib')])}**.",
-        "",
-    ]
-
+def query_section(out, figures, repeats, lines):
+    """The query stage's table; whether every engine gave the same rows."""
     engines = {e: json.load(open(os.path.join(out, f"query-{e}.json"))) for e in ("pipec", "duckdb", "spark")}
     lines += [
         f"### Query: the seed's four queries over {figures[('query', 'rows')]:,.0f} rows "
@@ -291,6 +331,118 @@ def main():
         f"({engines['spark']['startup_seconds']:.1f} s with the DDL) is not counted.",
         "",
     ]
+    return agree_all
+
+
+def main():
+    out, events, duration, connections, repeats, rounds = sys.argv[1:7]
+    high_connections = sys.argv[7] if len(sys.argv) > 7 else "256"
+    rounds = int(rounds)
+    figures = results(out)
+    lines = [f"Machine: {machine()}", ""]
+    table, missing = goals(out, figures, rounds, high_connections)
+    lines += [
+        "### Issue 13's goals, from this run",
+        "",
+        "| figure | measured | goal | met |",
+        "|---|---|---|---|",
+    ]
+    for figure, measured, goal, met in table:
+        lines.append(f"| {figure} | {measured} | {goal} | {'yes' if met else '**no**'} |")
+    for name in missing:
+        lines.append(f"| {name} | **missing** | | |")
+    lines.append("")
+    delta_table, delta_missing = delta_goals(out, figures)
+    missing += delta_missing
+    if "delta" in STAGES:
+        lines += [
+            "### Issue 25's goals (Delta tables), from this run",
+            "",
+            "| figure | measured | goal | met |",
+            "|---|---|---|---|",
+        ]
+        for figure, measured, goal, met in delta_table:
+            lines.append(f"| {figure} | {measured} | {goal} | {'' if met is None else 'yes' if met else '**no**'} |")
+        for name in delta_missing:
+            lines.append(f"| {name} | **missing** | | |")
+        lines.append("")
+        lines += delta_section(out, figures)
+
+    if "ingest" in STAGES:
+        servers = {name: server(out, name, rounds) for name in ("pipec", "bare", "flask")}
+        pipec = servers["pipec"]
+        lines += [
+            f"### Ingest: `wrk -t2 -c{connections} -d{duration}s --latency` on GET /purchase_a_sword, "
+            f"{rounds} rounds taken in turns (medians)",
+            "",
+            "| server | requests/s | lowest – highest | p50 | p99 | non-2xx | socket errors |",
+            "|---|---:|---:|---:|---:|---:|---|",
+        ]
+        labels = {
+            "pipec": "pipec, real Kafka, answers after acks=all",
+            "bare": "bare axum handler, no Kafka",
+            "flask": "seed: Flask + kafka-python, gunicorn -w 2",
+        }
+        for name, run in servers.items():
+            lines.append(
+                f"| {labels[name]} | {run['rps']:,.0f} | {run['rps_min']:,.0f} – {run['rps_max']:,.0f} "
+                f"| {run['p50']:.2f} ms | {run['p99']:.2f} ms "
+                f"| {run['non2xx']} | {run['socket_errors']} |"
+            )
+        lines += [
+            "",
+            f"- pipec / bare: **{ratio(pipec['rps'] / servers['bare']['rps'])}** requests/s; "
+            f"pipec / Flask: **{ratio(pipec['rps'] / servers['flask']['rps'])}** requests/s.",
+            f"- Events in the topic afterwards: pipec {figures[('ingest', 'pipec_topic_events')]:,.0f} "
+            f"for {answered(out, 'pipec', rounds):,} answers 2xx (warm-up included); "
+            f"Flask {figures[('ingest', 'flask_topic_events')]:,.0f} for {answered(out, 'flask', rounds):,}.",
+            f"- Peak RSS of pipec: **{mib(figures[('ingest', 'pipec_peak_rss_kib')])}**.",
+        ]
+        high = {name: wrk(os.path.join(out, f"wrk-{name}-high.txt")) for name in ("pipec", "bare")}
+        lines += [
+            f"- At {high_connections} connections (one run each): pipec {high['pipec']['rps']:,.0f} requests/s "
+            f"(p50 {high['pipec']['p50']:.2f} ms, p99 {high['pipec']['p99']:.2f} ms, non-2xx {high['pipec']['non2xx']}), "
+            f"bare {high['bare']['rps']:,.0f} requests/s: **{ratio(high['pipec']['rps'] / high['bare']['rps'])}**.",
+            "",
+        ]
+
+    if "parquet" in STAGES:
+        n = figures[("parquet", "events")]
+        pipec_rate = n / figures[("parquet", "pipec_seconds")]
+        rows = [
+            ("pipec `run --once`, real Kafka (process start to exit)", figures[("parquet", "pipec_seconds")]),
+            ("seed: Spark Structured Streaming, availableNow (whole job, JVM included)", figures[("parquet", "spark_seconds")]),
+            ("seed: the same Spark job, from its streams' start", figures[("parquet", "spark_streaming_seconds")]),
+            ("limit: arrow-json → Parquet from memory, no Kafka", figures[("parquet", "limit_seconds")]),
+            ("limit: rdkafka reads the topic, `BaseConsumer::poll`, nothing else", figures[("parquet", "kafka_poll_seconds")]),
+            ("the same read, `StreamConsumer::recv` on tokio (pipec's path)", figures[("parquet", "kafka_stream_seconds")]),
+        ]
+        lines += [
+            f"### Topic → Parquet: {n:,.0f} seed-shaped events, "
+            f"{figures[('parquet', 'expected_sword_purchases')]:,.0f} sword purchases and "
+            f"{figures[('parquet', 'expected_guild_joins')]:,.0f} guild joins",
+            "",
+            "| run | seconds | events/s | pipec / this |",
+            "|---|---:|---:|---:|",
+        ]
+        for label, seconds in rows:
+            lines.append(f"| {label} | {seconds:.1f} | {n / seconds:,.0f} | {ratio(pipec_rate / (n / seconds))} |")
+        lines += [
+            "",
+            f"- Every run's two tables hold exactly the expected rows (counted by DuckDB).",
+            f"- Preloading the topic with kcat took {figures[('parquet', 'preload_seconds')]:.1f} s.",
+            f"- Peak RSS of pipec: **{mib(figures[('parquet', 'pipec_peak_rss_kib')])}**.",
+            f"- The same backfill of {figures[('parquet', 'large_events')]:,.0f} events: "
+            f"{figures[('parquet', 'large_pipec_seconds')]:.1f} s "
+            f"({figures[('parquet', 'large_events')] / figures[('parquet', 'large_pipec_seconds')]:,.0f} events/s), "
+            f"{figures[('parquet', 'large_rows')]:,.0f} rows as expected, peak RSS "
+            f"**{mib(figures[('parquet', 'large_pipec_peak_rss_kib')])}**.",
+            "",
+        ]
+
+    agree_all = True
+    if "query" in STAGES:
+        agree_all = query_section(out, figures, repeats, lines)
     print("\n".join(lines))
     if not agree_all:
         print("bench/run: the engines disagree on some query's rows", file=sys.stderr)

@@ -311,9 +311,45 @@ os._exit(0)
     let operations = before["operations"].as_array().unwrap();
     assert!(operations.iter().any(|o| o == "OPTIMIZE"), "{operations:?}");
 
+    // The automatic compaction may have caught up before the stop: a run
+    // with it off adds small commits, so that `pipec compact` has work.
+    let uncompacting = data.join("uncompacting.pipe");
+    let text = std::fs::read_to_string(COMPACTING).unwrap();
+    assert!(text.contains("compact   every 2s to 1MB"));
+    std::fs::write(
+        &uncompacting,
+        text.replace("compact   every 2s to 1MB", "compact   off"),
+    )
+    .unwrap();
+    let uncompacting = uncompacting.display().to_string();
+    let pipec = Pipec::start(&[
+        &uncompacting,
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        &data_arg,
+    ]);
+    for _ in 0..60 {
+        let kind = ["a", "b", "c"][(sent % 3) as usize];
+        let response = pipec.post(
+            "/click",
+            &[("Content-Type", "application/json")],
+            format!(r#"{{"id":"c{sent}","kind":"{kind}"}}"#).as_bytes(),
+        );
+        assert_eq!(response.status, 200);
+        sent += 1;
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(pipec.stop().success());
+    let before = python_json(READ_DELTA, &[&table, "id"]);
+    let files_before = before["files"].as_array().unwrap().len();
+    assert!(files_before > 3, "small commits to compact: {before}");
+    let mut expected: Vec<String> = (0..sent).map(|i| format!("c{i}")).collect();
+    expected.sort();
+
     // On demand: at most one file per partition directory (all are far
     // below the target size), the same rows, and an OPTIMIZE commit.
-    let compact = common::pipec(&["compact", COMPACTING, "--data-dir", &data_arg]);
+    let compact = common::pipec(&["compact", &uncompacting, "--data-dir", &data_arg]);
     assert!(
         compact.status.success(),
         "{}",
