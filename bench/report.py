@@ -334,6 +334,15 @@ def query_section(out, figures, repeats, lines):
     return agree_all
 
 
+def goals_table(title, rows, missing):
+    """A goals table: each figure with whether it is met (None: for the record)."""
+    lines = [f"### {title}", "", "| figure | measured | goal | met |", "|---|---|---|---|"]
+    for figure, measured, goal, met in rows:
+        lines.append(f"| {figure} | {measured} | {goal} | {'' if met is None else 'yes' if met else '**no**'} |")
+    lines += [f"| {name} | **missing** | | |" for name in missing]
+    return lines + [""]
+
+
 def main():
     out, events, duration, connections, repeats, rounds = sys.argv[1:7]
     high_connections = sys.argv[7] if len(sys.argv) > 7 else "256"
@@ -341,31 +350,11 @@ def main():
     figures = results(out)
     lines = [f"Machine: {machine()}", ""]
     table, missing = goals(out, figures, rounds, high_connections)
-    lines += [
-        "### Issue 13's goals, from this run",
-        "",
-        "| figure | measured | goal | met |",
-        "|---|---|---|---|",
-    ]
-    for figure, measured, goal, met in table:
-        lines.append(f"| {figure} | {measured} | {goal} | {'yes' if met else '**no**'} |")
-    for name in missing:
-        lines.append(f"| {name} | **missing** | | |")
-    lines.append("")
+    lines += goals_table("Issue 13's goals, from this run", table, missing)
     delta_table, delta_missing = delta_goals(out, figures)
     missing += delta_missing
     if "delta" in STAGES:
-        lines += [
-            "### Issue 25's goals (Delta tables), from this run",
-            "",
-            "| figure | measured | goal | met |",
-            "|---|---|---|---|",
-        ]
-        for figure, measured, goal, met in delta_table:
-            lines.append(f"| {figure} | {measured} | {goal} | {'' if met is None else 'yes' if met else '**no**'} |")
-        for name in delta_missing:
-            lines.append(f"| {name} | **missing** | | |")
-        lines.append("")
+        lines += goals_table("Issue 25's goals (Delta tables), from this run", delta_table, delta_missing)
         lines += delta_section(out, figures)
 
     if "ingest" in STAGES:
