@@ -7,7 +7,7 @@ use pipec_compiler::Plan;
 use pipec_runtime::api::ApiLimits;
 use pipec_runtime::bus::{BusSettings, EmbeddedBroker};
 use pipec_runtime::sink::SinkSummary;
-use pipec_runtime::{Pipeline, RunSettings};
+use pipec_runtime::{Pipeline, RunSettings, SinkFailurePolicy};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::SocketAddr;
@@ -61,6 +61,21 @@ pub struct RunArgs {
     /// restarted worker takes its partitions back at once.
     #[arg(long, env = "PIPEC_WORKER_ID")]
     worker_id: Option<String>,
+    /// When a sink stops: `exit` refuses new events, answers what is in
+    /// flight and exits non-zero (for a supervisor to restart it);
+    /// `degrade` keeps serving, with `/health` answering 503.
+    #[arg(long, value_enum, default_value_t = OnSinkFailure::Exit, env = "PIPEC_ON_SINK_FAILURE")]
+    on_sink_failure: OnSinkFailure,
+    /// Seconds a sink may keep failing to write or claim before `/health`
+    /// reports it `retrying` (503) and `pipec_sink_up` drops to 0.
+    #[arg(long, default_value_t = 60.0)]
+    retry_bound: f64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum OnSinkFailure {
+    Exit,
+    Degrade,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -155,6 +170,9 @@ pub fn run(args: RunArgs) -> Outcome {
         Some(d) if !d.is_zero() => d,
         _ => return environment_error("--delivery-timeout must be a positive number of seconds"),
     };
+    let Some(retry_bound) = seconds(args.retry_bound) else {
+        return environment_error("--retry-bound must be a number of seconds, 0 or more");
+    };
     let Some(status_interval) = seconds(args.status_interval) else {
         return environment_error("--status-interval must be a number of seconds, 0 or more");
     };
@@ -184,6 +202,11 @@ pub fn run(args: RunArgs) -> Outcome {
             timeout: seconds(args.sql_timeout),
             read_only: true,
         }),
+        on_sink_failure: match args.on_sink_failure {
+            OnSinkFailure::Exit => SinkFailurePolicy::Exit,
+            OnSinkFailure::Degrade => SinkFailurePolicy::Degrade,
+        },
+        retry_bound,
     };
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()

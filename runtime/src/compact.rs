@@ -74,6 +74,17 @@ pub async fn compact(
         .with_mode(VacuumMode::Full)
         .await
         .map_err(failed)?;
+    let changed = optimized.num_files_removed > 0 || !vacuumed.files_deleted.is_empty();
+    if changed {
+        // A reader loads the last checkpoint and replays the commits after
+        // it. One written now names the few compacted files, so readers no
+        // longer replay a checkpoint of the day's thousands of small ones
+        // (bench/run: a query of a compacted day took 3.3x one file's time
+        // with the interval's checkpoint, about 1x with this one).
+        deltalake_core::checkpoints::create_checkpoint(&table, None)
+            .await
+            .map_err(failed)?;
+    }
     Ok(Maintained {
         version: table.version().map(|v| v as i64),
         files_removed: optimized.num_files_removed,

@@ -11,6 +11,7 @@ pub mod bus;
 pub mod catalog;
 pub mod compact;
 pub mod event;
+pub mod health;
 pub mod memory_bus;
 pub mod metrics;
 mod pipeline;
@@ -20,4 +21,4 @@ pub mod sql;
 pub mod storage;
 pub mod written;
 
-pub use pipeline::{BoundPipeline, Pipeline, Role, RunError, RunSettings};
+pub use pipeline::{BoundPipeline, Pipeline, Role, RunError, RunSettings, SinkFailurePolicy};

@@ -29,6 +29,9 @@ pub struct Metrics {
     pub delta_compactions: IntCounterVec,
     pub delta_files_rewritten: IntCounterVec,
     pub delta_table_version: prometheus::IntGaugeVec,
+    /// Each sink's state for `/health`, kept with the figures because every
+    /// part that counts also reports (and it owns `pipec_sink_up`).
+    pub health: crate::health::Health,
 }
 
 impl Metrics {
@@ -145,8 +148,17 @@ impl Metrics {
             &["sink"],
         )
         .expect("valid metric");
+        let sink_up = prometheus::IntGaugeVec::new(
+            Opts::new(
+                "sink_up",
+                "1 while a sink runs, 0 once it has stopped or kept failing past the retry bound",
+            ),
+            &["sink"],
+        )
+        .expect("valid metric");
         for collector in [
-            Box::new(sink_last_commit.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(sink_up.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(sink_last_commit.clone()),
             Box::new(sink_events_read.clone()),
             Box::new(sink_rows_written.clone()),
             Box::new(sink_files_written.clone()),
@@ -195,10 +207,13 @@ impl Metrics {
             delta_compactions,
             delta_files_rewritten,
             delta_table_version,
+            health: crate::health::Health::new(sink_up),
         }
     }
 
     pub fn render(&self) -> String {
+        // A retry turns a sink unhealthy with time, not at an event.
+        self.health.report();
         let mut buffer = Vec::new();
         TextEncoder::new()
             .encode(&self.registry.gather(), &mut buffer)

@@ -52,7 +52,28 @@ pub struct RunSettings {
     pub once: bool,
     /// Serve `POST /sql` with these limits.
     pub sql: Option<crate::sql::QueryLimits>,
+    /// What the process does when a sink stops.
+    pub on_sink_failure: SinkFailurePolicy,
+    /// How long a sink's step may keep failing before `/health` says so.
+    pub retry_bound: Duration,
 }
+
+/// What the process does when one of its sinks stops for good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SinkFailurePolicy {
+    /// Refuse new events (503), answer what is in flight, let the other
+    /// sinks write what they hold, and exit non-zero: a supervisor restarts
+    /// the process, and the cause is the last ERROR in its log.
+    Exit,
+    /// Keep serving with the sink stopped; `/health` answers 503 and
+    /// `pipec_sink_up` is 0 until someone restarts it.
+    Degrade,
+}
+
+/// How long `/health` and the API answer 503 before a failing process stops
+/// serving, so load balancers and probes see it go rather than a refused
+/// connection.
+const FAILURE_GRACE: Duration = Duration::from_secs(2);
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -106,6 +127,7 @@ impl Pipeline {
             Arc::new(Backlog::new(BacklogLimit::EMBEDDED, readers))
         });
         let metrics = Arc::new(Metrics::new());
+        metrics.health.set_retry_bound(settings.retry_bound);
         let sinks = if settings.role.sinks() {
             TopicReader::build_all(
                 &plan,
@@ -126,6 +148,7 @@ impl Pipeline {
             limits: settings.limits,
             serve_endpoints: settings.role.api(),
             sql: None,
+            stopping: std::sync::OnceLock::new(),
         });
         Ok(Pipeline {
             settings,
@@ -149,16 +172,19 @@ impl Pipeline {
     /// asked, and binds the port.
     pub async fn bind(mut self) -> Result<BoundPipeline, RunError> {
         if let Some(limits) = self.settings.sql {
-            let (ctx, _) = crate::catalog::session(&self.state.plan, &self.settings.data_dir)
+            // Opened once here so a catalog that cannot open stops the
+            // start; each query opens its own (see `SqlService`).
+            crate::catalog::session(&self.state.plan, &self.settings.data_dir)
                 .await
                 .map_err(|e| RunError::Catalog(e.to_string()))?;
             let limits = crate::sql::QueryLimits {
                 read_only: true,
                 ..limits
             };
+            let data_dir = self.settings.data_dir.clone();
             let state =
                 Arc::get_mut(&mut self.state).expect("the state is not shared before serving");
-            state.sql = Some(crate::api::sql::SqlService { ctx, limits });
+            state.sql = Some(crate::api::sql::SqlService { data_dir, limits });
         }
         if !self.settings.embedded {
             self.settings.bus.create_topics(&self.state.plan).await?;
@@ -198,29 +224,45 @@ impl BoundPipeline {
         let (commands, command_rx) = watch::channel(SinkCommand::Run);
         let mut workers = JoinSet::new();
         for sink in sinks {
-            workers.spawn(sink.run(command_rx.clone()));
+            workers.spawn(run_sink(sink, command_rx.clone(), state.metrics.clone()));
         }
         let status = spawn_status_line(state.clone(), settings.status_interval);
         let router = api::router(state.clone());
 
-        // The server stops on the signal, or when self-finishing sinks are done.
-        let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
-        let stop_serving = async move {
-            tokio::select! {
-                _ = shutdown => {}
-                _ = done_rx => {}
-            }
-        };
-        let server = tokio::spawn(api::serve::serve(self.listener, router, stop_serving));
+        // The server stops on the signal, when self-finishing sinks are
+        // done, or when a sink fails and the policy says exit.
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(api::serve::serve(self.listener, router, async move {
+            let _ = stop_rx.await;
+        }));
 
         let mut summaries = Vec::new();
         let mut failure: Option<RunError> = None;
-        if finishes_by_itself {
-            while let Some(joined) = workers.join_next().await {
-                collect(joined, &mut summaries, &mut failure);
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                Some(joined) = workers.join_next(), if !workers.is_empty() => {
+                    collect(joined, &mut summaries, &mut failure);
+                    if let Some(error) = &failure {
+                        if settings.on_sink_failure == SinkFailurePolicy::Exit {
+                            let reason = error.to_string();
+                            tracing::error!(%reason, "a sink stopped: refusing new events, then exiting so a supervisor can restart the process (`--on-sink-failure degrade` keeps it serving)");
+                            let _ = state.stopping.set(reason);
+                            tokio::select! {
+                                _ = tokio::time::sleep(FAILURE_GRACE) => {}
+                                _ = &mut shutdown => {}
+                            }
+                            break;
+                        }
+                    }
+                    if finishes_by_itself && workers.is_empty() {
+                        break;
+                    }
+                }
             }
-            let _ = done_tx.send(());
         }
+        let _ = stop_tx.send(());
         let served = server
             .await
             .unwrap_or_else(|e| Err(std::io::Error::other(e)));
@@ -251,6 +293,40 @@ impl BoundPipeline {
     }
 }
 
+/// One topic's sinks, run until they stop. A failure is reported at once
+/// (the log, `/health`, `pipec_sink_up`), not when the process ends.
+async fn run_sink(
+    reader: TopicReader,
+    commands: watch::Receiver<SinkCommand>,
+    metrics: Arc<Metrics>,
+) -> Result<Vec<SinkSummary>, SinkError> {
+    use futures::FutureExt;
+    let names = reader.sink_names();
+    let outcome = std::panic::AssertUnwindSafe(reader.run(commands))
+        .catch_unwind()
+        .await;
+    let error = match outcome {
+        Ok(Ok(summaries)) => return Ok(summaries),
+        Ok(Err(error)) => error,
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".to_string());
+            SinkError::Internal {
+                sink: names.join(", "),
+                message: format!("this is a bug in pipec: the sink task panicked: {message}"),
+            }
+        }
+    };
+    tracing::error!(sinks = ?names, %error, "sink stopped");
+    for name in &names {
+        metrics.health.failed(name, &error);
+    }
+    Err(error)
+}
+
 fn collect(
     joined: Result<Result<Vec<SinkSummary>, SinkError>, tokio::task::JoinError>,
     summaries: &mut Vec<SinkSummary>,
@@ -258,12 +334,12 @@ fn collect(
 ) {
     match joined {
         Ok(Ok(done)) => summaries.extend(done),
+        // `run_sink` has logged it and marked the sinks failed.
         Ok(Err(error)) => {
-            tracing::error!(%error, "sink failed");
             failure.get_or_insert(RunError::Sink(Box::new(error)));
         }
         Err(error) => {
-            tracing::error!(%error, "this is a bug in pipec: a sink task panicked");
+            tracing::error!(%error, "a sink task was cancelled");
         }
     }
 }

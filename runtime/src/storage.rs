@@ -19,6 +19,11 @@ pub enum StorageError {
     #[error("cannot use `{location}`: {reason}")]
     Open { location: String, reason: String },
     #[error("storage `{location}`: {source}")]
+    Local {
+        location: String,
+        source: std::io::Error,
+    },
+    #[error("storage `{location}`: {source}")]
     Io {
         location: String,
         source: object_store::Error,
@@ -26,21 +31,35 @@ pub enum StorageError {
 }
 
 impl StorageError {
-    /// Whether trying again later may succeed: timeouts, refused connections,
-    /// 5xx answers (an object store's SlowDown) and local I/O errors, but not
-    /// a missing bucket, missing rights or a store that cannot do the job.
+    /// Whether trying again later may succeed, by one written rule for every
+    /// store (tested below):
+    ///
+    /// - permanent: a missing bucket or object the step needs, missing
+    ///   rights (S3's 401/403; EACCES, EPERM on a disk), a read-only file
+    ///   system (EROFS), a name the file system refuses (ENAMETOOLONG),
+    ///   a store that cannot do the job (no conditional writes), a bad
+    ///   configuration. Someone has to act; the sink stops and says why.
+    /// - transient: everything else: timeouts, refused connections, 5xx
+    ///   answers (an object store's SlowDown), a full disk or quota (ENOSPC,
+    ///   EDQUOT: space is freed, the events wait in Kafka meanwhile), a file
+    ///   in the way of a directory (ENOTDIR: moved back, it heals), an
+    ///   interrupted or failed read. The sink retries with backoff, and
+    ///   `/health` reports it `retrying` once that lasts past its bound.
     pub fn is_transient(&self) -> bool {
         match self {
             StorageError::Open { .. } => true,
+            StorageError::Local { source, .. } => io_error_is_transient(source),
             StorageError::Io { source, .. } => object_store_error_is_transient(source),
         }
     }
 }
 
 /// The rule of [`StorageError::is_transient`] for an object store's error,
-/// wherever it surfaced (a Delta table's log reads too).
+/// wherever it surfaced (a Delta table's log reads too). A local store's
+/// errors carry the operating system's below them, classed by
+/// [`io_error_is_transient`].
 pub fn object_store_error_is_transient(error: &object_store::Error) -> bool {
-    !matches!(
+    let permanent = matches!(
         error,
         object_store::Error::NotFound { .. }
             | object_store::Error::PermissionDenied { .. }
@@ -49,6 +68,31 @@ pub fn object_store_error_is_transient(error: &object_store::Error) -> bool {
             | object_store::Error::NotImplemented { .. }
             | object_store::Error::InvalidPath { .. }
             | object_store::Error::UnknownConfigurationKey { .. }
+    );
+    if permanent {
+        return false;
+    }
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
+    while let Some(error) = cause {
+        if let Some(io) = error.downcast_ref::<std::io::Error>() {
+            return io_error_is_transient(io);
+        }
+        cause = error.source();
+    }
+    true
+}
+
+/// The rule of [`StorageError::is_transient`] for the operating system's
+/// errors on a local disk.
+pub fn io_error_is_transient(error: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    !matches!(
+        error.kind(),
+        ErrorKind::PermissionDenied
+            | ErrorKind::ReadOnlyFilesystem
+            | ErrorKind::InvalidFilename
+            | ErrorKind::InvalidInput
+            | ErrorKind::Unsupported
     )
 }
 
@@ -305,9 +349,9 @@ impl Storage {
             return match written {
                 Ok(Some(version)) => Ok(version),
                 Ok(None) => Err(conflict()),
-                Err(error) => Err(ConditionalPutError::Storage(StorageError::Open {
+                Err(source) => Err(ConditionalPutError::Storage(StorageError::Local {
                     location: format!("{}/{relative}", self.display),
-                    reason: error.to_string(),
+                    source,
                 })),
             };
         }
@@ -445,6 +489,64 @@ fn put_if_local(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_name_the_file_system_refuses_is_permanent() {
+        let dir = std::env::temp_dir().join(format!("pipec-longname-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let storage = Storage::local(&dir).unwrap();
+        // Root ignores file modes; ENAMETOOLONG is refused to everyone.
+        let name = format!("{}.parquet", "x".repeat(300));
+        let error = storage.put(&name, b"rows".to_vec()).await.unwrap_err();
+        assert!(!error.is_transient(), "{error:?}");
+        let conditional = storage
+            .put_if(&name, b"{}".to_vec(), &ObjectVersion::Absent)
+            .await
+            .unwrap_err();
+        match conditional {
+            ConditionalPutError::Storage(error) => assert!(!error.is_transient(), "{error:?}"),
+            other => panic!("not a storage error: {other:?}"),
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn local_errors_are_classed_by_the_written_rule() {
+        use std::io::{Error, ErrorKind};
+        for permanent in [
+            ErrorKind::PermissionDenied,
+            ErrorKind::ReadOnlyFilesystem,
+            ErrorKind::InvalidFilename,
+        ] {
+            assert!(
+                !io_error_is_transient(&Error::from(permanent)),
+                "{permanent:?}"
+            );
+        }
+        for transient in [
+            ErrorKind::StorageFull,
+            ErrorKind::QuotaExceeded,
+            ErrorKind::Interrupted,
+            ErrorKind::TimedOut,
+            ErrorKind::NotADirectory,
+        ] {
+            assert!(
+                io_error_is_transient(&Error::from(transient)),
+                "{transient:?}"
+            );
+        }
+        // As object_store's local store reports them: the OS error below.
+        let wrapped = object_store::Error::Generic {
+            store: "LocalFileSystem",
+            source: Box::new(Error::from(ErrorKind::ReadOnlyFilesystem)),
+        };
+        assert!(!object_store_error_is_transient(&wrapped));
+        let slow = object_store::Error::Generic {
+            store: "S3",
+            source: "503 SlowDown".into(),
+        };
+        assert!(object_store_error_is_transient(&slow));
+    }
 
     #[tokio::test]
     async fn put_get_rename_list_delete_on_a_local_directory() {

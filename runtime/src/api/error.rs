@@ -37,6 +37,8 @@ pub enum ApiError {
     },
     #[error("the sinks are {backlog_bytes} bytes behind on topic `{topic}`, near what the embedded broker keeps; retry shortly")]
     Backpressure { topic: String, backlog_bytes: u64 },
+    #[error("this process is stopping and takes no new events: {reason}")]
+    Stopping { reason: String },
     #[error("the broker did not acknowledge {failed} of {total} events: {reason}")]
     NotDelivered {
         failed: usize,
@@ -57,9 +59,9 @@ impl ApiError {
             ApiError::MissingToken | ApiError::WrongToken => StatusCode::UNAUTHORIZED,
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Backpressure { .. } | ApiError::NotDelivered { .. } => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ApiError::Backpressure { .. }
+            | ApiError::NotDelivered { .. }
+            | ApiError::Stopping { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -77,6 +79,7 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::Backpressure { .. } => "backpressure",
             ApiError::NotDelivered { .. } => "not_delivered",
+            ApiError::Stopping { .. } => "stopping",
         }
     }
 }

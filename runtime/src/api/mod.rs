@@ -46,6 +46,8 @@ pub struct ApiState {
     pub serve_endpoints: bool,
     /// `POST /sql`, when enabled.
     pub sql: Option<sql::SqlService>,
+    /// Set when a sink failed and the process is on its way out: why.
+    pub stopping: std::sync::OnceLock<String>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -125,9 +127,11 @@ pub fn router(state: Arc<ApiState>) -> Router {
         )
         .route("/metrics", get(metrics))
         .route("/sql", axum::routing::post(sql::handle))
+        .route("/health", get(health))
+        .route("/health/ready", get(health))
         .route(
-            "/health",
-            get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }),
+            "/health/live",
+            get(|| async { axum::Json(serde_json::json!({ "status": "alive" })) }),
         )
         .fallback(|method: Method, request: Request| async move {
             ApiError::NotFound {
@@ -183,6 +187,29 @@ async fn metrics(State(state): State<Arc<ApiState>>) -> impl IntoResponse {
     )
 }
 
+/// Readiness: 200 while every sink is up, else 503 naming each sink's state
+/// and reason. (`/health/live` answers while the process serves at all.)
+async fn health(State(state): State<Arc<ApiState>>) -> Response {
+    let sinks = state.metrics.health.report();
+    let unhealthy = sinks.iter().any(|s| s.state != crate::health::State::Up);
+    let stopping = state.stopping.get();
+    let status = match (stopping, unhealthy) {
+        (Some(_), _) => "stopping",
+        (None, true) => "unhealthy",
+        (None, false) => "ok",
+    };
+    let mut body = serde_json::json!({ "status": status, "sinks": sinks });
+    if let Some(reason) = stopping {
+        body["reason"] = serde_json::json!(reason);
+    }
+    let code = if status == "ok" {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, axum::Json(body)).into_response()
+}
+
 async fn handle(
     state: Arc<ApiState>,
     index: usize,
@@ -227,6 +254,11 @@ async fn accept(
 ) -> Result<(), ApiError> {
     if let Some(token) = &endpoint.auth {
         authorize(&headers, token.expose())?;
+    }
+    if let Some(reason) = state.stopping.get() {
+        return Err(ApiError::Stopping {
+            reason: reason.clone(),
+        });
     }
     let limit = state.limits.max_body_bytes;
     let declared = headers

@@ -10,8 +10,11 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use std::sync::Arc;
 
+/// A session is made for each query, not kept: a kept one caches its
+/// listings of the plain tables and its snapshot of each Delta table, and
+/// would keep answering from them after the next trigger's commit.
 pub struct SqlService {
-    pub ctx: sql::SessionContext,
+    pub data_dir: std::path::PathBuf,
     pub limits: QueryLimits,
 }
 
@@ -41,7 +44,17 @@ pub async fn handle(
         Ok(text) => text,
         Err(message) => return refusal(StatusCode::BAD_REQUEST, "bad_request", &message),
     };
-    let results = match sql::run(&service.ctx, &text, service.limits).await {
+    let ctx = match crate::catalog::session(&state.plan, &service.data_dir).await {
+        Ok((ctx, _)) => ctx,
+        Err(error) => {
+            return refusal(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "catalog_unavailable",
+                &format!("cannot open the pipeline's tables: {error}"),
+            )
+        }
+    };
+    let results = match sql::run(&ctx, &text, service.limits).await {
         Ok(results) => results,
         Err(error) => {
             let (status, code) = match &error {

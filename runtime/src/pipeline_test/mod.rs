@@ -96,6 +96,7 @@ async fn run_into(
         limits: ApiLimits::default(),
         serve_endpoints: true,
         sql: None,
+        stopping: std::sync::OnceLock::new(),
     });
     let router = api::router(state);
     for given in &test.given {

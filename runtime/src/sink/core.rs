@@ -20,6 +20,7 @@ use super::writer::encode_parquet;
 use super::{SinkError, SinkSummary};
 use crate::backlog::Backlog;
 use crate::compact::Maintained;
+use crate::health::Step;
 use crate::metrics::Metrics;
 use crate::storage::{ObjectVersion, Storage};
 use arrow::datatypes::SchemaRef;
@@ -168,6 +169,7 @@ impl TopicSinks {
                 }
                 None => None,
             };
+            metrics.health.register(&name);
             sinks.push(SinkState {
                 events_read: metrics.sink_events_read.with_label_values(&[name.as_str()]),
                 dead_lettered: metrics.dead_letters.with_label_values(&[name.as_str()]),
@@ -599,6 +601,9 @@ impl TopicSinks {
             .with_label_values(&[sink.sink.name.as_str()])
             .inc();
         tracing::warn!(sink = %sink.sink.name, partition, from, %error, "storage failed while writing; reading the partition again from its checkpoint");
+        self.metrics
+            .health
+            .retrying(&sink.sink.name, Step::Write, error);
         // What is pending for it is from after the checkpoint too.
         self.leave(index, partition);
         self.rewound.insert(partition);
@@ -864,6 +869,7 @@ impl TopicSinks {
             .sink_last_commit
             .with_label_values(&[name])
             .set(super::now_micros() / 1_000_000);
+        self.metrics.health.recovered(name, Step::Write);
         sink.summary.rows_written += written.rows;
         sink.summary.dead_letters += written.dead_letters;
         sink.summary.files += written.files;

@@ -20,6 +20,7 @@ pub mod writer;
 
 use crate::backlog::Backlog;
 use crate::bus::BusSettings;
+use crate::health::Step as HealthStep;
 use crate::metrics::Metrics;
 use crate::storage::StorageError;
 use checkpoint::CheckpointError;
@@ -247,7 +248,12 @@ impl TopicReader {
         mut commands: watch::Receiver<SinkCommand>,
     ) -> Result<Vec<SinkSummary>, SinkError> {
         self.commands = Some(commands.clone());
-        let cluster = self.cluster_id().await;
+        let Some(cluster) = self.cluster_id().await else {
+            // Offsets recorded under a made-up cluster would be read as
+            // another cluster's on the next start, and the topic read again.
+            tracing::warn!(topic = %self.topic, "stopped before the Kafka cluster's id was known; nothing was read or written");
+            return Ok(self.sinks.summaries());
+        };
         self.sinks.set_cluster(cluster);
         let mut end: Option<BTreeMap<i32, i64>> = None;
         if self.is_once() {
@@ -398,7 +404,8 @@ impl TopicReader {
 
     /// The cluster's id, waited for: a wrong one would make every checkpoint
     /// look like another cluster's and the partitions be read again.
-    async fn cluster_id(&mut self) -> String {
+    /// `None` when told to stop before the broker said.
+    async fn cluster_id(&mut self) -> Option<String> {
         let mut attempt = 0;
         let id = loop {
             let consumer = &self.consumer;
@@ -407,7 +414,7 @@ impl TopicReader {
             });
             match id {
                 Some(id) => break id,
-                None if self.stop_requested() => break "unknown".to_string(),
+                None if self.stop_requested() => return None,
                 None => {
                     attempt += 1;
                     tracing::warn!(topic = %self.topic, attempt, "the Kafka cluster's id is not known yet; asking again");
@@ -419,7 +426,7 @@ impl TopicReader {
         let digest = id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
             (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
         });
-        format!("{:08x}", digest as u32)
+        Some(format!("{:08x}", digest as u32))
     }
 
     /// The high watermark of every partition of the topic, now.
@@ -506,9 +513,19 @@ impl TopicReader {
         let mut attempt = 0;
         loop {
             match self.sinks.open(partition).await {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    for sink in self.sink_names() {
+                        self.metrics.health.recovered(&sink, HealthStep::Claim);
+                    }
+                    return Ok(());
+                }
                 Err(error) if error.is_transient() && !self.stop_requested() => {
                     attempt += 1;
+                    for sink in self.sink_names() {
+                        self.metrics
+                            .health
+                            .retrying(&sink, HealthStep::Claim, &error);
+                    }
                     let wait = retry_delay(attempt);
                     tracing::warn!(topic = %self.topic, partition, attempt, retry_in_ms = wait.as_millis() as u64, %error, "storage failed while taking a partition; trying again after a pause");
                     tokio::time::sleep(wait).await;
