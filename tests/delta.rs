@@ -245,13 +245,7 @@ os._exit(0)
     let started = Instant::now();
     let mut sent = 0u64;
     while started.elapsed() < Duration::from_secs(8) {
-        let kind = ["a", "b", "c"][(sent % 3) as usize];
-        let response = pipec.post(
-            "/click",
-            &[("Content-Type", "application/json")],
-            format!(r#"{{"id":"c{sent}","kind":"{kind}"}}"#).as_bytes(),
-        );
-        assert_eq!(response.status, 200);
+        post_click(&pipec, sent);
         sent += 1;
         acknowledged.store(sent, std::sync::atomic::Ordering::SeqCst);
         std::thread::sleep(Duration::from_millis(5));
@@ -330,13 +324,7 @@ os._exit(0)
         &data_arg,
     ]);
     for _ in 0..60 {
-        let kind = ["a", "b", "c"][(sent % 3) as usize];
-        let response = pipec.post(
-            "/click",
-            &[("Content-Type", "application/json")],
-            format!(r#"{{"id":"c{sent}","kind":"{kind}"}}"#).as_bytes(),
-        );
-        assert_eq!(response.status, 200);
+        post_click(&pipec, sent);
         sent += 1;
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -530,4 +518,15 @@ os._exit(0)
             "Trino on S3 vs pipec: {query}"
         );
     }
+}
+
+/// Click number `n` (id `c{n}`, kinds in turn), acknowledged.
+fn post_click(pipec: &Pipec, n: u64) {
+    let kind = ["a", "b", "c"][(n % 3) as usize];
+    let response = pipec.post(
+        "/click",
+        &[("Content-Type", "application/json")],
+        format!(r#"{{"id":"c{n}","kind":"{kind}"}}"#).as_bytes(),
+    );
+    assert_eq!(response.status, 200);
 }
