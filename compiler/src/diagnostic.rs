@@ -104,6 +104,9 @@ pub enum Code {
     EmptyTest,
     /// a filter no endpoint can satisfy (warning)
     UnsatisfiableFilter,
+    /// `trigger every 500 rows` with no time bound: rows of a quiet
+    /// partition wait without bound (warning)
+    RowsOnlyTrigger,
 
     // ---- `pipec diff`: what a change to a running pipeline does. Each
     // doc comment is the edit between `OLD.pipe` and `NEW.pipe`; the pairs
@@ -197,6 +200,7 @@ impl Code {
         Code::BadPattern,
         Code::EmptyTest,
         Code::UnsatisfiableFilter,
+        Code::RowsOnlyTrigger,
         Code::TypeChanged,
         Code::PartitioningChanged,
         Code::ColumnRenamed,
@@ -262,6 +266,7 @@ impl Code {
             BadPattern => "E0706",
             EmptyTest => "E0707",
             UnsatisfiableFilter => "W0001",
+            RowsOnlyTrigger => "W0002",
             TypeChanged => "E0801",
             PartitioningChanged => "E0802",
             ColumnRenamed => "E0803",
@@ -286,7 +291,7 @@ impl Code {
     pub fn severity(self) -> Severity {
         use Code::*;
         match self {
-            UnsatisfiableFilter => Severity::Warning,
+            UnsatisfiableFilter | RowsOnlyTrigger => Severity::Warning,
             // `pipec diff`: what needs care warns; compatible changes are
             // never shown as diagnostics, so their severity is the lower one.
             RequiredFieldAdded | SinkStartsOver | FieldRemoved | FieldKeyChanged

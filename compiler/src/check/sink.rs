@@ -340,7 +340,26 @@ impl Checker<'_> {
             }
             *slot = Some(value);
         }
-        let _ = span;
+        if ok {
+            if let (None, Some(count)) = (interval_ms, rows) {
+                // A buffer fills per Kafka partition: on a quiet partition
+                // fewer than `count` rows never reach the table while the
+                // pipeline runs.
+                self.report(
+                    Diagnostic::new(
+                        Code::RowsOnlyTrigger,
+                        span,
+                        "rows can wait without bound: the trigger has no time bound".to_string(),
+                    )
+                    .with_label(format!(
+                        "a file is written only once a partition has {count} rows"
+                    ))
+                    .with_help(format!(
+                        "add a time bound so a quiet partition is written too: `trigger every {count} rows or 1m`"
+                    )),
+                );
+            }
+        }
         ok.then_some(Trigger::Every { interval_ms, rows })
     }
 
