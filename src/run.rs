@@ -147,6 +147,14 @@ pub fn run(args: RunArgs) -> Outcome {
         .collect();
     options.extend(profile.kafka.clone());
     options.extend(args.kafka_options.iter().cloned());
+    if let Some(key) = pipec_compiler::plan::DELIVERY_TIMEOUT_OPTIONS
+        .iter()
+        .find(|key| options.contains_key(**key))
+    {
+        return environment_error(&format!(
+            "the Kafka option `{key}` is the delivery timeout, which pipec sets from `--delivery-timeout` (it bounds each request too): drop the option and pass `--delivery-timeout SECONDS`"
+        ));
+    }
     let brokers = args
         .brokers
         .clone()
@@ -183,6 +191,7 @@ pub fn run(args: RunArgs) -> Outcome {
             options,
             delivery_timeout,
             worker_id: args.worker_id.clone(),
+            embedded: embedded.is_some(),
         },
         embedded: embedded.is_some(),
         limits: ApiLimits {

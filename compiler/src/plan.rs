@@ -133,6 +133,11 @@ impl Serialize for Secret {
     }
 }
 
+/// librdkafka's two names for one setting, the producer's delivery timeout.
+/// pipec sets it from `--delivery-timeout`, which also bounds each request;
+/// given as options as well, which one won would depend on order.
+pub const DELIVERY_TIMEOUT_OPTIONS: [&str; 2] = ["delivery.timeout.ms", "message.timeout.ms"];
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct KafkaSettings {
     /// `None`: the file names no brokers; the CLI, a profile or the embedded

@@ -296,6 +296,20 @@ impl Checker<'_> {
                             );
                             continue;
                         }
+                        if crate::plan::DELIVERY_TIMEOUT_OPTIONS.contains(&key.value.as_str()) {
+                            self.report(
+                                Diagnostic::new(
+                                    Code::DuplicateSetting,
+                                    key.span,
+                                    "the delivery timeout is set with `pipec run --delivery-timeout`, not as an option",
+                                )
+                                .with_label("librdkafka's name for the timeout pipec sets itself")
+                                .with_help(
+                                    "drop this option and run with `--delivery-timeout SECONDS`: it bounds how long a request waits for the broker, and pipec answers 503 when it passes",
+                                ),
+                            );
+                            continue;
+                        }
                         let Some(value) = self.interpolate(value) else {
                             continue;
                         };

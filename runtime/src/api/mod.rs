@@ -421,13 +421,23 @@ async fn produce(state: &ApiState, topic: &str, events: Vec<Event>) -> Result<()
     let total = events.len();
     let started = Instant::now();
     let timeout = state.limits.delivery_timeout;
-    let deliveries = futures::future::join_all(events.iter().map(|event| {
-        let mut record = FutureRecord::to(topic).payload(&event.payload);
-        if let Some(key) = &event.key {
-            record = record.key(key);
-        }
-        producer.send(record, timeout)
-    }))
+    let deadline = tokio::time::Instant::from_std(started + timeout);
+    let deliveries = within(
+        deadline,
+        events.iter().map(|event| {
+            let mut record = FutureRecord::to(topic).payload(&event.payload);
+            if let Some(key) = &event.key {
+                record = record.key(key);
+            }
+            async move {
+                producer
+                    .send(record, timeout)
+                    .await
+                    .map_err(|(error, _)| error.to_string())
+            }
+        }),
+        timeout,
+    )
     .await;
     let elapsed = started.elapsed().as_secs_f64();
     let mut failure = None;
@@ -454,14 +464,14 @@ async fn produce(state: &ApiState, topic: &str, events: Vec<Event>) -> Result<()
                     );
                 }
             }
-            Err((error, _)) => {
+            Err(reason) => {
                 failed += 1;
                 state
                     .metrics
                     .delivery_failures
                     .with_label_values(&[topic])
                     .inc();
-                failure.get_or_insert_with(|| error.to_string());
+                failure.get_or_insert(reason);
             }
         }
     }
@@ -475,5 +485,56 @@ async fn produce(state: &ApiState, topic: &str, events: Vec<Event>) -> Result<()
                 reason,
             })
         }
+    }
+}
+
+/// Every delivery's outcome by `deadline`: one still open then fails, so a
+/// request is answered within the delivery timeout whatever librdkafka's
+/// own timer does (it scans for expired messages about once a second, and
+/// a full local queue waits for room first).
+async fn within<T>(
+    deadline: tokio::time::Instant,
+    deliveries: impl Iterator<Item = impl std::future::Future<Output = Result<T, String>>>,
+    timeout: Duration,
+) -> Vec<Result<T, String>> {
+    futures::future::join_all(deliveries.map(|delivery| async move {
+        tokio::time::timeout_at(deadline, delivery)
+            .await
+            .unwrap_or_else(|_| {
+                Err(format!(
+                    "not acknowledged within the delivery timeout ({}s)",
+                    timeout.as_secs_f64()
+                ))
+            })
+    }))
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::within;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn a_delivery_still_open_at_the_deadline_fails_and_the_others_keep_their_outcome() {
+        let timeout = Duration::from_millis(300);
+        let deadline = tokio::time::Instant::now() + timeout;
+        type Delivery = std::pin::Pin<Box<dyn std::future::Future<Output = Result<i32, String>>>>;
+        let deliveries: Vec<Delivery> = vec![
+            Box::pin(async { Ok(1) }),
+            // librdkafka that never answers
+            Box::pin(std::future::pending()),
+            Box::pin(async { Err("broker down".to_string()) }),
+        ];
+        let started = tokio::time::Instant::now();
+        let outcomes = within(deadline, deliveries.into_iter(), timeout).await;
+        let waited = started.elapsed();
+        assert!(waited >= timeout && waited < timeout * 10, "{waited:?}");
+        assert_eq!(outcomes[0], Ok(1));
+        assert_eq!(
+            outcomes[1],
+            Err("not acknowledged within the delivery timeout (0.3s)".to_string())
+        );
+        assert_eq!(outcomes[2], Err("broker down".to_string()));
     }
 }
