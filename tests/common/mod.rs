@@ -30,8 +30,19 @@ impl Pipec {
     }
 
     pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Pipec {
+        Pipec::spawn(args, env, Stdio::inherit())
+    }
+
+    /// The same, with the log (stderr) written to `log`, for tests that
+    /// read what pipec said while it runs.
+    pub fn start_logged(args: &[&str], env: &[(&str, &str)], log: &Path) -> Pipec {
+        let file = std::fs::File::create(log).expect("the log file is created");
+        Pipec::spawn(args, env, Stdio::from(file))
+    }
+
+    fn spawn(args: &[&str], env: &[(&str, &str)], stderr: Stdio) -> Pipec {
         let mut command = pipec_run(args);
-        command.stdout(Stdio::piped()).stderr(Stdio::inherit());
+        command.stdout(Stdio::piped()).stderr(stderr);
         for (key, value) in env {
             command.env(key, value);
         }
@@ -98,6 +109,20 @@ impl Pipec {
 
     pub fn post(&self, path: &str, headers: &[(&str, &str)], body: &[u8]) -> http::Response {
         http::request(self.addr, "POST", path, headers, body)
+    }
+
+    /// The exit status, if the process ends by itself within `within`.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// SIGTERM, then the exit status.

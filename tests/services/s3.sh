@@ -53,6 +53,8 @@
 #   PIPEC_CACHE               binary cache root             (default $HOME/.cache/pipec)
 #   PIPEC_S3_ACCESS_KEY       access key id                 (default pipec)
 #   PIPEC_S3_SECRET_KEY       secret access key             (default pipecsecret)
+#   PIPEC_S3_READ_ONLY_ACCESS_KEY / _SECRET_KEY  an identity that reads and
+#                             lists only       (default pipecreader / pipecreadersecret)
 #   PIPEC_S3_REGION           region clients sign for       (default us-east-1)
 #   PIPEC_S3_VOLUME_SIZE_MB   volume size limit in MB       (default 64)
 #   PIPEC_S3_VOLUME_MAX       max number of volumes         (default 128)
@@ -80,6 +82,10 @@ STATE="${PIPEC_S3_STATE:-/tmp/pipec-s3}"
 CACHE="${PIPEC_CACHE:-$HOME/.cache/pipec}"
 ACCESS_KEY="${PIPEC_S3_ACCESS_KEY:-pipec}"
 SECRET_KEY="${PIPEC_S3_SECRET_KEY:-pipecsecret}"
+# A second identity that may read and list but not write: what a sink sees
+# when its store refuses writes (tests/health.rs).
+READ_ONLY_ACCESS_KEY="${PIPEC_S3_READ_ONLY_ACCESS_KEY:-pipecreader}"
+READ_ONLY_SECRET_KEY="${PIPEC_S3_READ_ONLY_SECRET_KEY:-pipecreadersecret}"
 REGION="${PIPEC_S3_REGION:-us-east-1}"
 VOLUME_SIZE_MB="${PIPEC_S3_VOLUME_SIZE_MB:-64}"
 VOLUME_MAX="${PIPEC_S3_VOLUME_MAX:-128}"
@@ -255,7 +261,8 @@ write_config() {
   mkdir -p "$DATA_DIR" "$CONF_DIR"
   # Regenerated on every start so changed keys take effect; the data in
   # $DATA_DIR is untouched. One identity with every action on every bucket,
-  # no anonymous identity: unsigned requests are refused, as on AWS.
+  # one that reads and lists only, and no anonymous identity: unsigned
+  # requests are refused, as on AWS.
   (umask 077; cat >"$S3_CONFIG") <<EOF
 {
   "identities": [
@@ -265,6 +272,13 @@ write_config() {
         { "accessKey": "${ACCESS_KEY}", "secretKey": "${SECRET_KEY}" }
       ],
       "actions": ["Admin", "Read", "List", "Tagging", "Write"]
+    },
+    {
+      "name": "pipec-reader",
+      "credentials": [
+        { "accessKey": "${READ_ONLY_ACCESS_KEY}", "secretKey": "${READ_ONLY_SECRET_KEY}" }
+      ],
+      "actions": ["Read", "List"]
     }
   ]
 }
@@ -443,6 +457,8 @@ export AWS_SECRET_ACCESS_KEY=$SECRET_KEY
 export AWS_REGION=$REGION
 export AWS_DEFAULT_REGION=$REGION
 export AWS_ALLOW_HTTP=true
+export PIPEC_S3_READ_ONLY_ACCESS_KEY=$READ_ONLY_ACCESS_KEY
+export PIPEC_S3_READ_ONLY_SECRET_KEY=$READ_ONLY_SECRET_KEY
 EOF
 }
 
