@@ -63,6 +63,9 @@ pub struct BusSettings {
     /// membership, `group.instance.id`): restarted under the same name, it
     /// gets its partitions back at once instead of after a rebalance.
     pub worker_id: Option<String>,
+    /// The in-process mock cluster (`pipec run` without brokers): no other
+    /// process shares its consumer groups.
+    pub embedded: bool,
 }
 
 impl BusSettings {

@@ -69,6 +69,19 @@ pub enum SinkError {
     },
     #[error("sink `{sink}`: {message}")]
     Internal { sink: String, message: String },
+    /// A backfill (`--once`, `trigger once`) claims every partition itself:
+    /// beside running workers it would fence them out of their partitions.
+    #[error(
+        "sink `{sink}`: {members} running worker(s) read `{topic}` (consumer group `{group}`); \
+         a backfill beside them would take their partitions and leave them unable to write. \
+         Stop them first, or leave the backlog to them: they read it as a backfill would"
+    )]
+    LiveWorkers {
+        sink: String,
+        topic: String,
+        group: String,
+        members: usize,
+    },
 }
 
 /// Partitions revoked by a rebalance, for the reader to forget: another
@@ -112,6 +125,11 @@ fn partitions_of(list: &rdkafka::TopicPartitionList) -> Vec<i32> {
 /// before anything runs.
 pub struct TopicReader {
     topic: String,
+    /// The consumer group of the topic's sinks, shared by every worker.
+    group: String,
+    /// Whether other processes may be in `group`: not on the embedded
+    /// broker, which lives in this process (and does not list groups).
+    shared_groups: bool,
     sinks: TopicSinks,
     consumer: StreamConsumer<SinkContext>,
     revoked: Arc<Mutex<Vec<i32>>>,
@@ -197,8 +215,9 @@ impl TopicReader {
         let rebalanced = Arc::new(AtomicBool::new(false));
         // One group per topic: every sinks process runs all of the plan's
         // sinks, so a partition assigned here is written by each of them.
+        let group = format!("pipec.{}.topic.{topic}", plan.name);
         let consumer: StreamConsumer<SinkContext> = bus
-            .consumer_config(&format!("pipec.{}.topic.{topic}", plan.name))
+            .consumer_config(&group)
             .create_with_context(SinkContext {
                 revoked: revoked.clone(),
                 assigned: assigned.clone(),
@@ -210,6 +229,8 @@ impl TopicReader {
             })?;
         Ok(TopicReader {
             topic,
+            group,
+            shared_groups: !bus.embedded,
             sinks,
             consumer,
             revoked,
@@ -257,8 +278,9 @@ impl TopicReader {
         self.sinks.set_cluster(cluster);
         let mut end: Option<BTreeMap<i32, i64>> = None;
         if self.is_once() {
-            // A backfill reads every partition itself, from its checkpoints,
-            // whatever other members of the consumer group do.
+            // A backfill reads every partition itself, from its checkpoints:
+            // never beside workers of the group, whose claims it would take.
+            self.refuse_beside_live_workers().await?;
             let ends = self.end_offsets().await?;
             let mut assignment = rdkafka::TopicPartitionList::new();
             for &partition in ends.keys() {
@@ -427,6 +449,35 @@ impl TopicReader {
             (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
         });
         Some(format!("{:08x}", digest as u32))
+    }
+
+    /// Fails if the topic's consumer group has members: live workers, which
+    /// a backfill's claims would fence out of their partitions, and which a
+    /// manual assignment never hands them back (no rebalance comes).
+    async fn refuse_beside_live_workers(&mut self) -> Result<(), SinkError> {
+        if !self.shared_groups {
+            return Ok(());
+        }
+        let consumer = &self.consumer;
+        let group = self.group.clone();
+        let members = tokio::task::block_in_place(|| {
+            consumer.fetch_group_list(Some(&group), Duration::from_secs(10))
+        })
+        .map_err(|e| self.kafka(e))?
+        .groups()
+        .iter()
+        .filter(|g| g.name() == group)
+        .map(|g| g.members().len())
+        .sum::<usize>();
+        if members == 0 {
+            return Ok(());
+        }
+        Err(SinkError::LiveWorkers {
+            sink: self.sink_names().join(", "),
+            topic: self.topic.clone(),
+            group: self.group.clone(),
+            members,
+        })
     }
 
     /// The high watermark of every partition of the topic, now.
