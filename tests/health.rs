@@ -29,9 +29,11 @@ fn failure_of(pipec: &Pipec, sink: &str, within: Duration) -> Failure {
         let response = pipec.get("/health", &[]);
         if response.status == 503 {
             let health = response.json();
-            let failed = health["sinks"].as_array().into_iter().flatten().any(|s| {
-                s["sink"] == sink && s["state"] == "failed"
-            });
+            let failed = health["sinks"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|s| s["sink"] == sink && s["state"] == "failed");
             if failed {
                 let metrics = pipec.get("/metrics", &[]).text();
                 return Failure { health, metrics };
@@ -126,13 +128,19 @@ fn by_default_a_damaged_checkpoint_is_shown_at_once_then_events_are_refused_and_
     // stopping, and `/health` says so.
     let stopping = stopping_of(&pipec, Duration::from_secs(5));
     assert!(
-        stopping["reason"].as_str().unwrap_or_default().contains("sword_purchases"),
+        stopping["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("sword_purchases"),
         "{stopping}"
     );
     let entry = sink_entry(&failure.health, "sword_purchases");
     let reason = entry["reason"].as_str().unwrap_or_default();
     assert!(reason.contains("damaged"), "{entry}");
-    assert!(reason.contains("0.json"), "the reason names the file: {entry}");
+    assert!(
+        reason.contains("0.json"),
+        "the reason names the file: {entry}"
+    );
     assert!(
         metric_line(&failure.metrics, "sword_purchases").ends_with(" 0"),
         "{}",
@@ -149,7 +157,10 @@ fn by_default_a_damaged_checkpoint_is_shown_at_once_then_events_are_refused_and_
     let status = pipec
         .wait_exit(Duration::from_secs(30))
         .expect("pipec exits by itself once a sink has stopped");
-    assert!(!status.success(), "a supervisor must see a failure: {status}");
+    assert!(
+        !status.success(),
+        "a supervisor must see a failure: {status}"
+    );
     let said = log_text(&log);
     let error = said
         .lines()
@@ -172,7 +183,10 @@ fn with_degrade_a_damaged_checkpoint_is_shown_at_once_and_pipec_keeps_serving() 
     assert_eq!(failure.health["status"], "unhealthy", "{}", failure.health);
     let entry = sink_entry(&failure.health, "sword_purchases");
     assert!(
-        entry["reason"].as_str().unwrap_or_default().contains("damaged"),
+        entry["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("damaged"),
         "{entry}"
     );
     assert!(entry["since"].as_i64().is_some(), "{entry}");
@@ -251,7 +265,8 @@ fn a_store_that_refuses_writes_is_shown_at_once_and_pipec_exits() {
     assert!(!status.success(), "{status}");
     let said = log_text(&log);
     assert!(
-        said.lines().any(|l| l.contains("ERROR") && l.contains("sink stopped")),
+        said.lines()
+            .any(|l| l.contains("ERROR") && l.contains("sink stopped")),
         "an ERROR line naming the stop:\n{said}"
     );
     // Refused at once, as permanent: not retried until the bound.
@@ -297,7 +312,11 @@ fn sql_is_fresh_after_each_trigger(name: &str, root: &str) {
             );
             std::thread::sleep(Duration::from_millis(200));
         }
-        assert_eq!(sql(SWORDS), sent, "`/sql` after the trigger of round {round}");
+        assert_eq!(
+            sql(SWORDS),
+            sent,
+            "`/sql` after the trigger of round {round}"
+        );
     }
     assert!(pipec.stop().success());
 }

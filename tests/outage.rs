@@ -86,27 +86,35 @@ fn a_broker_outage_of_20_seconds_loses_no_acknowledged_event() {
     let (sent, down_at, up_at) = std::thread::scope(|scope| {
         // Load from several clients at once, so requests are open together
         // when the broker goes.
-        let loaders: Vec<_> = (0..LOADERS).map(|loader| scope.spawn({
-            let (run, stop) = (&run, &stop);
-            move || {
-            let mut sent = Vec::new();
-            let mut seq = 0;
-            while !stop.load(Ordering::Relaxed) {
-                seq += 1;
-                let id = format!("{run}-{loader}-{seq}");
-                let started = Instant::now();
-                let response =
-                    common::http::try_request(addr, "GET", &format!("/event?id={id}&kind=a"));
-                sent.push(Sent {
-                    id,
-                    status: response.map(|r| r.status),
-                    sent: started,
-                    answered: Instant::now(),
-                });
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            sent
-        }})).collect();
+        let loaders: Vec<_> = (0..LOADERS)
+            .map(|loader| {
+                scope.spawn({
+                    let (run, stop) = (&run, &stop);
+                    move || {
+                        let mut sent = Vec::new();
+                        let mut seq = 0;
+                        while !stop.load(Ordering::Relaxed) {
+                            seq += 1;
+                            let id = format!("{run}-{loader}-{seq}");
+                            let started = Instant::now();
+                            let response = common::http::try_request(
+                                addr,
+                                "GET",
+                                &format!("/event?id={id}&kind=a"),
+                            );
+                            sent.push(Sent {
+                                id,
+                                status: response.map(|r| r.status),
+                                sent: started,
+                                answered: Instant::now(),
+                            });
+                            std::thread::sleep(Duration::from_millis(20));
+                        }
+                        sent
+                    }
+                })
+            })
+            .collect();
         std::thread::sleep(Duration::from_secs(3));
         kafka("stop", &state);
         let down_at = Instant::now();
