@@ -1,0 +1,108 @@
+//! A `--once` backfill beside live workers (issue 26), on the real broker: it
+//! refuses while the sink's consumer group has members, and the live worker
+//! goes on writing every acknowledged event once.
+
+mod common;
+
+use common::{kafka_broker, scratch, unique, written_once, Pipec};
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+const PIPELINE: &str = "tests/pipelines/crash.pipe";
+
+/// Sends `count` events with ids `{prefix}-{n}` through the API, returning
+/// the ids acknowledged (200).
+fn send(pipec: &Pipec, prefix: &str, range: std::ops::Range<usize>) -> BTreeSet<String> {
+    let mut acked = BTreeSet::new();
+    for n in range {
+        let id = format!("{prefix}-{n}");
+        let response = pipec.get(&format!("/event?id={id}&kind=a"), &[]);
+        assert_eq!(response.status, 200, "{}", response.text());
+        acked.insert(id);
+    }
+    acked
+}
+
+/// Waits until `all_events` holds every id of `acked` (each once).
+fn wait_written(data: &std::path::Path, prefix: &str, acked: &BTreeSet<String>) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        // DuckDB refuses a glob that matches nothing: wait for a first file.
+        let any = common::files_below(&data.join("all_events"))
+            .iter()
+            .any(|f| f.ends_with(".parquet"));
+        let written = if any {
+            written_once(data, "all_events", prefix)
+        } else {
+            BTreeSet::new()
+        };
+        if acked.is_subset(&written) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {} acknowledged events written",
+            written.intersection(acked).count(),
+            acked.len()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+#[test]
+fn a_backfill_beside_a_live_worker_refuses_and_the_worker_goes_on() {
+    let Some(bootstrap) = kafka_broker() else {
+        return;
+    };
+    let data = scratch("backfill-beside-live");
+    let data_arg = data.display().to_string();
+    let prefix = unique("backfill");
+    let worker = Pipec::start(&[
+        PIPELINE,
+        "--listen",
+        "127.0.0.1:0",
+        "--brokers",
+        &bootstrap,
+        "--data-dir",
+        &data_arg,
+        "--status-interval",
+        "0",
+    ]);
+    // Written, so the worker's consumer is a member of its group.
+    let mut acked = send(&worker, &prefix, 0..50);
+    wait_written(&data, &prefix, &acked);
+
+    let backfill = common::run_to_end(&[
+        PIPELINE,
+        "--role",
+        "sinks",
+        "--once",
+        "--listen",
+        "127.0.0.1:0",
+        "--brokers",
+        &bootstrap,
+        "--data-dir",
+        &data_arg,
+    ]);
+    let said = common::text(&backfill.stderr);
+    assert!(
+        !backfill.status.success(),
+        "the backfill must refuse:\n{said}"
+    );
+    assert!(said.contains("running worker(s)"), "{said}");
+    assert!(
+        said.contains("pipec.crash_test"),
+        "names the group:\n{said}"
+    );
+
+    // The live worker was not fenced: what it acknowledges now is written.
+    acked.extend(send(&worker, &prefix, 50..100));
+    wait_written(&data, &prefix, &acked);
+    let status = worker.stop();
+    assert!(status.success(), "{status}");
+
+    // With no live worker, the backfill runs, and writes nothing twice.
+    common::drain_once(PIPELINE, &bootstrap, &data_arg);
+    let written = written_once(&data, "all_events", &prefix);
+    assert_eq!(written, acked);
+}
