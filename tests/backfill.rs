@@ -72,18 +72,7 @@ fn a_backfill_beside_a_live_worker_refuses_and_the_worker_goes_on() {
     let mut acked = send(&worker, &prefix, 0..50);
     wait_written(&data, &prefix, &acked);
 
-    let backfill = common::run_to_end(&[
-        PIPELINE,
-        "--role",
-        "sinks",
-        "--once",
-        "--listen",
-        "127.0.0.1:0",
-        "--brokers",
-        &bootstrap,
-        "--data-dir",
-        &data_arg,
-    ]);
+    let backfill = common::once(PIPELINE, &bootstrap, &data_arg);
     let said = common::text(&backfill.stderr);
     assert!(
         !backfill.status.success(),

@@ -216,23 +216,9 @@ fn with_degrade_a_damaged_checkpoint_is_shown_at_once_and_pipec_keeps_serving() 
     assert!(!status.success(), "the stop still reports the failed sink");
 }
 
-/// The bucket URL of the test S3 server, or `None` (and a note) without one.
-fn s3_bucket() -> Option<String> {
-    match std::env::var("PIPEC_TEST_S3_URL") {
-        Ok(url) => Some(url),
-        Err(_) if std::env::var_os("PIPEC_REQUIRE_KAFKA").is_some() => {
-            panic!("tests/run.sh sets PIPEC_TEST_S3_URL")
-        }
-        Err(_) => {
-            eprintln!("no PIPEC_TEST_S3_URL: skipping; `bash tests/run.sh` starts an S3 server");
-            None
-        }
-    }
-}
-
 #[test]
 fn a_store_that_refuses_writes_is_shown_at_once_and_pipec_exits() {
-    let Some(bucket) = s3_bucket() else {
+    let Some(bucket) = common::s3_bucket() else {
         return;
     };
     let (Ok(key), Ok(secret)) = (
@@ -329,7 +315,7 @@ fn sql_sees_each_trigger_on_local_disk() {
 
 #[test]
 fn sql_sees_each_trigger_on_s3() {
-    let Some(bucket) = s3_bucket() else {
+    let Some(bucket) = common::s3_bucket() else {
         return;
     };
     let root = format!("{bucket}/{}", common::unique("sql-fresh"));

@@ -19,21 +19,6 @@ const PIPELINE: &str = "tests/pipelines/seed_on_s3.pipe";
 /// The same with Delta tables.
 const DELTA_PIPELINE: &str = "tests/pipelines/seed_delta_on_s3.pipe";
 
-/// The bucket URL of the test S3 server (`s3://bucket`), or `None` (and a
-/// note) without one. The `AWS_*` settings come from the environment.
-fn s3_bucket() -> Option<String> {
-    match std::env::var("PIPEC_TEST_S3_URL") {
-        Ok(url) => Some(url),
-        Err(_) if std::env::var_os("PIPEC_REQUIRE_KAFKA").is_some() => {
-            panic!("tests/run.sh sets PIPEC_TEST_S3_URL")
-        }
-        Err(_) => {
-            eprintln!("no PIPEC_TEST_S3_URL: skipping; `bash tests/run.sh` starts an S3 server");
-            None
-        }
-    }
-}
-
 /// Every object below `root` (an `s3://bucket/prefix` URL), and the answers
 /// to `queries` over the visible Parquet files of the two tables, read by
 /// pyarrow and queried by DuckDB.
@@ -75,7 +60,7 @@ print(json.dumps({"objects": sorted(objects), "answers": answers}, default=str))
 
 #[test]
 fn the_seed_on_s3_is_queried_by_pipec_pyarrow_and_trino_alike() {
-    let Some(bucket) = s3_bucket() else {
+    let Some(bucket) = common::s3_bucket() else {
         return;
     };
     let _server = SERVER.lock().unwrap_or_else(|e| e.into_inner());
@@ -272,7 +257,7 @@ fn an_object_store_outage_under_load_loses_nothing_of_a_delta_table() {
 /// 20 s without the S3 server under load: no sink stops, and every
 /// acknowledged event is in its table once afterwards.
 fn outage_under_load(pipeline: &str, delta: bool) {
-    let Some(bucket) = s3_bucket() else {
+    let Some(bucket) = common::s3_bucket() else {
         return;
     };
     let _server = SERVER.lock().unwrap_or_else(|e| e.into_inner());

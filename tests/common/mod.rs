@@ -321,6 +321,21 @@ pub fn kafka_broker() -> Option<String> {
     }
 }
 
+/// The bucket URL of the test S3 server (`s3://bucket`), or `None` (and a
+/// note) without one. The `AWS_*` settings come from the environment.
+pub fn s3_bucket() -> Option<String> {
+    match std::env::var("PIPEC_TEST_S3_URL") {
+        Ok(url) => Some(url),
+        Err(_) if std::env::var_os("PIPEC_REQUIRE_KAFKA").is_some() => {
+            panic!("tests/run.sh sets PIPEC_TEST_S3_URL")
+        }
+        Err(_) => {
+            eprintln!("no PIPEC_TEST_S3_URL: skipping; `bash tests/run.sh` starts an S3 server");
+            None
+        }
+    }
+}
+
 /// Seed-shaped Parquet files in a fresh data directory: `pipec run` of the
 /// seed pipeline on the embedded broker, GETs per host and endpoint
 /// (`counts` for `/`, `/purchase_a_sword`, `/join_a_guild`), then SIGTERM,
@@ -367,10 +382,9 @@ pub fn seed_queries() -> Vec<String> {
         .collect()
 }
 
-/// `pipec run PIPELINE --role sinks --once` on `bootstrap` into `data_dir`:
-/// reads what the topics hold, writes it, and must exit 0; its summary.
-pub fn drain_once(pipeline: &str, bootstrap: &str, data_dir: &str) -> String {
-    let output = run_to_end(&[
+/// `pipec run PIPELINE --role sinks --once` on `bootstrap`, to its end.
+pub fn once(pipeline: &str, bootstrap: &str, data_dir: &str) -> std::process::Output {
+    run_to_end(&[
         pipeline,
         "--role",
         "sinks",
@@ -381,7 +395,13 @@ pub fn drain_once(pipeline: &str, bootstrap: &str, data_dir: &str) -> String {
         bootstrap,
         "--data-dir",
         data_dir,
-    ]);
+    ])
+}
+
+/// `pipec run PIPELINE --role sinks --once` on `bootstrap` into `data_dir`:
+/// reads what the topics hold, writes it, and must exit 0; its summary.
+pub fn drain_once(pipeline: &str, bootstrap: &str, data_dir: &str) -> String {
+    let output = once(pipeline, bootstrap, data_dir);
     assert!(
         output.status.success(),
         "{}",

@@ -421,9 +421,8 @@ async fn produce(state: &ApiState, topic: &str, events: Vec<Event>) -> Result<()
     let total = events.len();
     let started = Instant::now();
     let timeout = state.limits.delivery_timeout;
-    let deadline = tokio::time::Instant::from_std(started + timeout);
     let deliveries = within(
-        deadline,
+        timeout,
         events.iter().map(|event| {
             let mut record = FutureRecord::to(topic).payload(&event.payload);
             if let Some(key) = &event.key {
@@ -436,7 +435,6 @@ async fn produce(state: &ApiState, topic: &str, events: Vec<Event>) -> Result<()
                     .map_err(|(error, _)| error.to_string())
             }
         }),
-        timeout,
     )
     .await;
     let elapsed = started.elapsed().as_secs_f64();
@@ -488,15 +486,15 @@ async fn produce(state: &ApiState, topic: &str, events: Vec<Event>) -> Result<()
     }
 }
 
-/// Every delivery's outcome by `deadline`: one still open then fails, so a
-/// request is answered within the delivery timeout whatever librdkafka's
-/// own timer does (it scans for expired messages about once a second, and
-/// a full local queue waits for room first).
+/// Every delivery's outcome within `timeout` from now: one still open then
+/// fails, so a request is answered within the delivery timeout whatever
+/// librdkafka's own timer does (it scans for expired messages about once a
+/// second, and a full local queue waits for room first).
 async fn within<T>(
-    deadline: tokio::time::Instant,
-    deliveries: impl Iterator<Item = impl std::future::Future<Output = Result<T, String>>>,
     timeout: Duration,
+    deliveries: impl Iterator<Item = impl std::future::Future<Output = Result<T, String>>>,
 ) -> Vec<Result<T, String>> {
+    let deadline = tokio::time::Instant::now() + timeout;
     futures::future::join_all(deliveries.map(|delivery| async move {
         tokio::time::timeout_at(deadline, delivery)
             .await
@@ -518,7 +516,6 @@ mod tests {
     #[tokio::test]
     async fn a_delivery_still_open_at_the_deadline_fails_and_the_others_keep_their_outcome() {
         let timeout = Duration::from_millis(300);
-        let deadline = tokio::time::Instant::now() + timeout;
         type Delivery = std::pin::Pin<Box<dyn std::future::Future<Output = Result<i32, String>>>>;
         let deliveries: Vec<Delivery> = vec![
             Box::pin(async { Ok(1) }),
@@ -527,7 +524,7 @@ mod tests {
             Box::pin(async { Err("broker down".to_string()) }),
         ];
         let started = tokio::time::Instant::now();
-        let outcomes = within(deadline, deliveries.into_iter(), timeout).await;
+        let outcomes = within(timeout, deliveries.into_iter()).await;
         let waited = started.elapsed();
         assert!(waited >= timeout && waited < timeout * 10, "{waited:?}");
         assert_eq!(outcomes[0], Ok(1));
