@@ -1,6 +1,7 @@
 //! A `--once` backfill beside live workers (issue 26), on the real broker: it
 //! refuses while the sink's consumer group has members, and the live worker
-//! goes on writing every acknowledged event once.
+//! goes on writing every acknowledged event once. A worker that died is not
+//! live: its lingering group membership is waited out, not refused.
 
 mod common;
 
@@ -9,6 +10,9 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 const PIPELINE: &str = "tests/pipelines/crash.pipe";
+
+/// Both tests use the pipeline's one consumer group: one at a time.
+static GROUP: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Sends `count` events with ids `{prefix}-{n}` through the API, returning
 /// the ids acknowledged (200).
@@ -54,6 +58,7 @@ fn a_backfill_beside_a_live_worker_refuses_and_the_worker_goes_on() {
     let Some(bootstrap) = kafka_broker() else {
         return;
     };
+    let _group = GROUP.lock().unwrap_or_else(|e| e.into_inner());
     let data = scratch("backfill-beside-live");
     let data_arg = data.display().to_string();
     let prefix = unique("backfill");
@@ -94,4 +99,43 @@ fn a_backfill_beside_a_live_worker_refuses_and_the_worker_goes_on() {
     common::drain_once(PIPELINE, &bootstrap, &data_arg);
     let written = written_once(&data, "all_events", &prefix);
     assert_eq!(written, acked);
+}
+
+#[test]
+fn a_backfill_after_a_killed_worker_waits_out_its_session_and_writes_everything() {
+    let Some(bootstrap) = kafka_broker() else {
+        return;
+    };
+    let _group = GROUP.lock().unwrap_or_else(|e| e.into_inner());
+    let data = scratch("backfill-after-kill");
+    let data_arg = data.display().to_string();
+    let prefix = unique("killed");
+    let worker = Pipec::start(&[
+        PIPELINE,
+        "--listen",
+        "127.0.0.1:0",
+        "--brokers",
+        &bootstrap,
+        "--data-dir",
+        &data_arg,
+        "--status-interval",
+        "0",
+    ]);
+    let mut acked = send(&worker, &prefix, 0..30);
+    wait_written(&data, &prefix, &acked);
+    acked.extend(send(&worker, &prefix, 30..60));
+    // No leave-group is sent: the broker lists the member until its
+    // session times out, as after a crash or a broker restart.
+    common::signal(worker.pid(), "KILL");
+    drop(worker);
+
+    let started = Instant::now();
+    common::drain_once(PIPELINE, &bootstrap, &data_arg);
+    let written = written_once(&data, "all_events", &prefix);
+    assert_eq!(written, acked);
+    eprintln!(
+        "backfill after a killed worker: {} written, ran {:?}",
+        written.len(),
+        started.elapsed()
+    );
 }

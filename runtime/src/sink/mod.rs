@@ -130,6 +130,9 @@ pub struct TopicReader {
     /// Whether other processes may be in `group`: not on the embedded
     /// broker, which lives in this process (and does not list groups).
     shared_groups: bool,
+    /// The consumers' `session.timeout.ms`: how long a stopped member can
+    /// stay listed in the group.
+    session_timeout: Duration,
     sinks: TopicSinks,
     consumer: StreamConsumer<SinkContext>,
     revoked: Arc<Mutex<Vec<i32>>>,
@@ -216,8 +219,12 @@ impl TopicReader {
         // One group per topic: every sinks process runs all of the plan's
         // sinks, so a partition assigned here is written by each of them.
         let group = format!("pipec.{}.topic.{topic}", plan.name);
-        let consumer: StreamConsumer<SinkContext> = bus
-            .consumer_config(&group)
+        let config = bus.consumer_config(&group);
+        let session_timeout = config
+            .get("session.timeout.ms")
+            .and_then(|ms| ms.parse().ok())
+            .map_or(Duration::from_secs(45), Duration::from_millis);
+        let consumer: StreamConsumer<SinkContext> = config
             .create_with_context(SinkContext {
                 revoked: revoked.clone(),
                 assigned: assigned.clone(),
@@ -231,6 +238,7 @@ impl TopicReader {
             topic,
             group,
             shared_groups: !bus.embedded,
+            session_timeout,
             sinks,
             consumer,
             revoked,
@@ -454,10 +462,45 @@ impl TopicReader {
     /// Fails if the topic's consumer group has members: live workers, which
     /// a backfill's claims would fence out of their partitions, and which a
     /// manual assignment never hands them back (no rebalance comes).
+    ///
+    /// A member is waited out for one session timeout first: a worker that
+    /// was just stopped, or whose broker restarted under it, stays listed
+    /// until its session ends, and it is not live.
     async fn refuse_beside_live_workers(&mut self) -> Result<(), SinkError> {
         if !self.shared_groups {
             return Ok(());
         }
+        let patience = self.session_timeout + Duration::from_secs(5);
+        let deadline = tokio::time::Instant::now() + patience;
+        let mut told = false;
+        loop {
+            let members = self.group_members().await?;
+            if members == 0 {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline || self.stop_requested() {
+                return Err(SinkError::LiveWorkers {
+                    sink: self.sink_names().join(", "),
+                    topic: self.topic.clone(),
+                    group: self.group.clone(),
+                    members,
+                });
+            }
+            if !told {
+                told = true;
+                tracing::info!(
+                    topic = %self.topic,
+                    group = %self.group,
+                    members,
+                    "the topic's consumer group has members; waiting up to {patience:?} for a stopped worker's session to end before refusing the backfill"
+                );
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
+    /// How many members the topic's consumer group has, by the broker.
+    async fn group_members(&mut self) -> Result<usize, SinkError> {
         let consumer = &self.consumer;
         let group = self.group.clone();
         let members = tokio::task::block_in_place(|| {
@@ -469,15 +512,7 @@ impl TopicReader {
         .filter(|g| g.name() == group)
         .map(|g| g.members().len())
         .sum::<usize>();
-        if members == 0 {
-            return Ok(());
-        }
-        Err(SinkError::LiveWorkers {
-            sink: self.sink_names().join(", "),
-            topic: self.topic.clone(),
-            group: self.group.clone(),
-            members,
-        })
+        Ok(members)
     }
 
     /// The high watermark of every partition of the topic, now.
