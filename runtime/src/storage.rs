@@ -107,6 +107,9 @@ pub struct Storage {
     /// store: conditional writes lock files there (object_store's local
     /// store has no compare-and-swap).
     local_dir: Option<PathBuf>,
+    /// Objects listed through this store so far: what a listing costs is
+    /// its keys (on S3, one request per thousand).
+    listed: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// What a conditional write expects to find, as a read returned it.
@@ -159,6 +162,7 @@ impl Storage {
             root: ObjectPath::default(),
             display: dir.display().to_string(),
             local_dir: Some(dir),
+            listed: Arc::default(),
         })
     }
 
@@ -204,6 +208,7 @@ impl Storage {
             root: ObjectPath::from(path.trim_matches('/')),
             display: url.to_string(),
             local_dir: None,
+            listed: Arc::default(),
         })
     }
 
@@ -214,7 +219,14 @@ impl Storage {
             root: self.path(relative),
             display: format!("{}/{relative}", self.display.trim_end_matches('/')),
             local_dir: self.local_dir.clone(),
+            listed: self.listed.clone(),
         }
+    }
+
+    /// How many objects listings through this store (and the stores of its
+    /// subdirectories) have returned.
+    pub fn objects_listed(&self) -> u64 {
+        self.listed.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn display(&self) -> &str {
@@ -419,6 +431,8 @@ impl Storage {
             .try_collect()
             .await
             .map_err(|e| self.io(e))?;
+        self.listed
+            .fetch_add(objects.len() as u64, std::sync::atomic::Ordering::Relaxed);
         Ok(objects
             .into_iter()
             .map(|meta| {

@@ -71,6 +71,33 @@ pub fn pending_name(final_name: &str, generation: u64) -> String {
     format!(".{final_name}.g{generation}.pending")
 }
 
+/// The prefix, in the sink's data and dead-letter stores, below which a
+/// Kafka partition's hidden files are written: a claim lists only what
+/// its partition left, never the table (at 100k files a listing of the
+/// table outlasts `max.poll.interval.ms`). The leading `.` hides the whole
+/// tree from Spark, Hive, Trino, DataFusion and DuckDB's globs.
+pub fn staging_prefix(topic: &str, partition: i32) -> String {
+    format!("{STAGING}/{}-{partition:03}", sanitize(topic))
+}
+
+/// The top of every partition's [`staging_prefix`].
+pub const STAGING: &str = ".pipec-staging";
+
+/// Where a file to be made visible as `visible` (a path in the store) is
+/// written first: below the partition's [`staging_prefix`], in the same
+/// partition directories, under its [`pending_name`].
+pub fn staged_path(topic: &str, partition: i32, visible: &str, generation: u64) -> String {
+    let (directory, name) = match visible.rsplit_once('/') {
+        Some((directory, name)) => (Some(directory), name),
+        None => (None, visible),
+    };
+    let pending = pending_name(name, generation);
+    match directory {
+        Some(directory) => format!("{}/{directory}/{pending}", staging_prefix(topic, partition)),
+        None => format!("{}/{pending}", staging_prefix(topic, partition)),
+    }
+}
+
 /// A hidden file of a write, or the staging file of one (`object_store`
 /// writes `name#N` first, then renames).
 pub fn is_pending(name: &str) -> bool {
@@ -85,14 +112,6 @@ pub fn generation_of(name: &str) -> u64 {
     };
     let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
     digits.parse().unwrap_or(0)
-}
-
-/// The partition of a file name written by [`FileKey::file_name`], for
-/// cleaning up after a partition's own crashed writes only.
-pub fn partition_of(name: &str, topic: &str) -> Option<i32> {
-    let prefix = format!("part-{}-", sanitize(topic));
-    let rest = name.trim_start_matches('.').strip_prefix(&prefix)?;
-    rest.get(..3)?.parse().ok()
 }
 
 /// The first offset in a file name written by [`FileKey::file_name`] (or
@@ -174,11 +193,21 @@ mod tests {
         }
         .file_name();
         assert!(later > name);
-        assert_eq!(partition_of(&name, "game.events"), Some(2));
+    }
+
+    #[test]
+    fn a_staged_file_is_below_its_partitions_hidden_prefix() {
         assert_eq!(
-            partition_of(&pending_name(&name, 3), "game.events"),
-            Some(2)
+            staged_path("game.events", 2, "date=2026-12-07/part-x.parquet", 3),
+            ".pipec-staging/game_events-002/date=2026-12-07/.part-x.parquet.g3.pending"
         );
+        assert_eq!(
+            staged_path("t", 0, "part-x.parquet", 0),
+            ".pipec-staging/t-000/.part-x.parquet.g0.pending"
+        );
+        assert!(staged_path("t", 1, "part-x.parquet", 0).starts_with(&staging_prefix("t", 1)));
+        assert!(!staged_path("t", 10, "p.parquet", 0)
+            .starts_with(&format!("{}/", staging_prefix("t", 1))));
     }
 
     #[test]

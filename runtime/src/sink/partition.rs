@@ -7,7 +7,7 @@ use super::chunk::Chunk;
 use super::decode::{dead_letter_batch, DeadLetter};
 use super::file::StreamingFile;
 use super::filter::CompiledFilter;
-use super::naming::{generation_of, is_pending, partition_of, pending_name, FileKey};
+use super::naming::{generation_of, is_pending, staged_path, staging_prefix, FileKey};
 use super::writer::{encode_parquet, project, split, writer_properties};
 use crate::storage::{ObjectVersion, Storage, StorageError};
 use arrow::datatypes::SchemaRef;
@@ -226,12 +226,16 @@ impl PartitionBuffer {
                         last_offset: first,
                         cluster: target.cluster,
                     };
-                    let name = if target.delta {
-                        key.delta_name()
+                    let pending = if target.delta {
+                        join(new.key(), &key.delta_name())
                     } else {
-                        pending_name(&key.open_name(), self.claim.generation)
+                        staged_path(
+                            target.topic,
+                            self.partition,
+                            &join(new.key(), &key.open_name()),
+                            self.claim.generation,
+                        )
                     };
-                    let pending = join(new.key(), &name);
                     new.insert(StreamingFile::create(
                         target.data,
                         pending,
@@ -346,7 +350,7 @@ impl PartitionBuffer {
             let bytes = encode_parquet(&batch, Compression::Snappy).map_err(|e| e.to_string())?;
             let file = CommittedFile {
                 store: FileStore::DeadLetters,
-                pending: pending_name(&name, self.claim.generation),
+                pending: staged_path(target.topic, self.partition, &name, self.claim.generation),
                 visible: name.clone(),
             };
             target.dead_letters.put(&file.pending, bytes).await?;
@@ -461,15 +465,23 @@ impl PartitionBuffer {
     }
 }
 
-/// The names in a directory, hidden ones too, sorted; none if it is missing.
+/// The files below a directory, hidden ones too, as sorted paths relative
+/// to it; none if it is missing.
 #[cfg(test)]
 pub(crate) fn names_in(dir: &std::path::Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .map(|d| {
-            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
+    fn walk(dir: &std::path::Path, prefix: &str, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten() {
+            let entry = entry.unwrap();
+            let name = format!("{prefix}{}", entry.file_name().to_string_lossy());
+            if entry.file_type().unwrap().is_dir() {
+                walk(&entry.path(), &format!("{name}/"), out);
+            } else {
+                out.push(name);
+            }
+        }
+    }
+    let mut names = Vec::new();
+    walk(dir, "", &mut names);
     names.sort();
     names
 }
@@ -534,7 +546,9 @@ pub async fn recover(
 
 /// Deletes this partition's hidden files that no checkpoint committed, of
 /// writers of generations before `generation` (the caller's claim): a later
-/// claimant's files are its own, however old this listing is.
+/// claimant's files are its own, however old this listing is. Lists the
+/// partition's staging prefix only: the cost is what the partition left,
+/// not what the table holds.
 pub async fn remove_orphans(
     data: &Storage,
     dead_letters: &Storage,
@@ -543,12 +557,9 @@ pub async fn remove_orphans(
     generation: u64,
 ) -> Result<(), StorageError> {
     for storage in [data, dead_letters] {
-        for path in storage.list("").await? {
+        for path in storage.list(&staging_prefix(topic, partition)).await? {
             let name = path.rsplit('/').next().unwrap_or(&path);
-            if is_pending(name)
-                && partition_of(name, topic) == Some(partition)
-                && generation_of(name) < generation
-            {
+            if is_pending(name) && generation_of(name) < generation {
                 tracing::info!(file = %path, "removing a file of a write that never committed");
                 storage.delete(&path).await?;
             }
@@ -719,15 +730,21 @@ mod tests {
         // ...and the hidden files of writes that never committed: an
         // earlier writer's, another partition's, and a later claimant's
         // (this recovery's listing may be older than that claim).
-        let orphan = pending_name(
+        let orphan = staged_path(
+            "t",
+            0,
             "part-t-000-00000000000000000001-00000000000000000009-cafe0001.parquet",
             0,
         );
-        let other_partition = pending_name(
+        let other_partition = staged_path(
+            "t",
+            1,
             "part-t-001-00000000000000000000-00000000000000000009-cafe0001.parquet",
             0,
         );
-        let later_claimant = pending_name(
+        let later_claimant = staged_path(
+            "t",
+            0,
             "part-t-000-00000000000000000001-00000000000000000009-cafe0001.parquet",
             2,
         );
@@ -735,7 +752,7 @@ mod tests {
             f.data.put(file, b"partial".to_vec()).await.unwrap();
         }
         recover(&checkpoint, &f.data, &f.dead, "t").await.unwrap();
-        let files = f.files("s");
+        let files = f.data.list("").await.unwrap();
         assert!(files.contains(&committed.visible), "{files:?}");
         assert!(!files.contains(&orphan), "{files:?}");
         assert!(
@@ -747,6 +764,54 @@ mod tests {
             "a later claimant's write in progress is its own: {files:?}"
         );
         std::fs::remove_dir_all(&f.dir).unwrap();
+    }
+
+    /// Issue 26: a claim's recovery lists what its partition left in
+    /// staging, never the table: the same keys beside 1,000 files as beside
+    /// 100,000 (the times are printed; tests assert no timings).
+    #[tokio::test]
+    async fn a_claim_lists_its_partitions_staging_not_the_table() {
+        let mut listed = Vec::new();
+        for files in [1_000usize, 100_000] {
+            let f = fixture(&format!("claim-{files}"));
+            let table = f.dir.join("s");
+            for day in 0..10 {
+                std::fs::create_dir_all(table.join(format!("day={day}"))).unwrap();
+            }
+            for i in 0..files {
+                let name = format!("part-t-{:03}-{i:020}-{i:020}-cafe0001.parquet", i % 12);
+                std::fs::write(table.join(format!("day={}", i % 10)).join(name), b"").unwrap();
+            }
+            let mut buffer = PartitionBuffer::new(0, 0);
+            feed(&f, &mut buffer, 0, &[r#"{"kind":"keep"}"#]).await;
+            buffer.write(f.target()).await.unwrap();
+            let committed = f.checkpoints.load("t", 0).await.unwrap().unwrap();
+            let (claimed, _) = f.checkpoints.claim(committed, "next").await.unwrap();
+            let orphan = staged_path(
+                "t",
+                0,
+                "day=3/part-t-000-00000000000000000001-00000000000000000009-cafe0001.parquet",
+                0,
+            );
+            f.data.put(&orphan, b"partial".to_vec()).await.unwrap();
+            let before = f.data.objects_listed() + f.dead.objects_listed();
+            let started = std::time::Instant::now();
+            recover(&claimed, &f.data, &f.dead, "t").await.unwrap();
+            let took = started.elapsed();
+            let keys = f.data.objects_listed() + f.dead.objects_listed() - before;
+            assert!(
+                !f.data.exists(&orphan).await.unwrap(),
+                "the orphan is removed"
+            );
+            eprintln!("a claim beside {files} files in the table: {keys} keys listed in {took:?}");
+            listed.push(keys);
+            std::fs::remove_dir_all(&f.dir).unwrap();
+        }
+        assert_eq!(
+            listed[0], listed[1],
+            "a claim's listing grew with the table: {listed:?} keys at 1,000 and 100,000 files"
+        );
+        assert!(listed[1] <= 1, "{listed:?}");
     }
 
     /// The zombie of issue 12: paused with a buffer, woken after the new

@@ -2,7 +2,7 @@
 //! resumes from different checkpoints, a rebalance, and crashes.
 
 use super::*;
-use crate::sink::naming::pending_name;
+use crate::sink::naming::staged_path;
 use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::Int64Type;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -243,11 +243,15 @@ async fn a_crash_between_writing_files_and_committing_loses_and_repeats_nothing(
     // The crash: the next write's files were completed, hidden, but its
     // checkpoint never written. Such a file is what the write leaves.
     let generation = 1;
-    let leftover = pending_name(
+    let leftover = staged_path(
+        "t",
+        0,
         "part-t-000-00000000000000000040-open-cafe0001.parquet",
         generation,
     );
-    std::fs::write(scratch.dir.join("every").join(&leftover), b"PAR1 partial").unwrap();
+    let leftover_path = scratch.dir.join("every").join(&leftover);
+    std::fs::create_dir_all(leftover_path.parent().unwrap()).unwrap();
+    std::fs::write(&leftover_path, b"PAR1 partial").unwrap();
     drop(worker);
     let mut restarted = scratch.worker("w2");
     restarted.open(0).await.unwrap();
@@ -276,11 +280,9 @@ async fn a_crash_after_the_commit_is_finished_by_the_next_owner() {
         .unwrap()
         .unwrap();
     let file = &checkpoint.files[0];
-    std::fs::rename(
-        scratch.dir.join("every").join(&file.visible),
-        scratch.dir.join("every").join(&file.pending),
-    )
-    .unwrap();
+    let pending = scratch.dir.join("every").join(&file.pending);
+    std::fs::create_dir_all(pending.parent().unwrap()).unwrap();
+    std::fs::rename(scratch.dir.join("every").join(&file.visible), pending).unwrap();
     assert_eq!(scratch.table("every"), Vec::<i64>::new());
     let mut restarted = scratch.worker("w2");
     restarted.open(0).await.unwrap();
