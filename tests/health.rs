@@ -204,6 +204,29 @@ fn with_degrade_a_damaged_checkpoint_is_shown_at_once_and_pipec_keeps_serving() 
     assert_eq!(live.json()["status"], "alive");
     let ready = pipec.get("/health/ready", &[]);
     assert_eq!(ready.status, 503, "{}", ready.text());
+    // The status page's figures say the same.
+    let figures = pipec.get("/_pipec/status.json", &[]).json();
+    assert_eq!(figures["health"]["status"], "unhealthy", "{figures}");
+    assert!(
+        figures["health"]["unhealthy"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["sink"] == "sword_purchases" && s["state"] == "failed"),
+        "{figures}"
+    );
+    let failed: Vec<_> = figures["nodes"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|n| n["kind"] == "sink" && n["state"] == "failed")
+        .collect();
+    assert!(
+        failed
+            .iter()
+            .any(|n| n["reason"].as_str().is_some_and(|r| r.contains("damaged"))),
+        "a sink node of the page failed, with the reason: {figures}"
+    );
     // Degraded, it keeps serving.
     let accepted = pipec.get("/purchase_a_sword", &[("Host", "user1.comcast.com")]);
     assert_eq!(accepted.status, 200, "{}", accepted.text());

@@ -234,6 +234,7 @@ fn the_status_page_shows_counters_moving_in_a_real_browser() {
     let swords = page.text("live-endpoint_1-0");
     assert_eq!(figure_before(&swords, "total"), Some(0), "{swords}");
     assert_eq!(page.text("events-in"), "0");
+    assert_eq!(page.text("health"), "all sinks up");
 
     for i in 0..7 {
         let host = format!("user{i}.comcast.com");

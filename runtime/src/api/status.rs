@@ -77,13 +77,21 @@ pub async fn figures(
     }
     (
         [(header::CACHE_CONTROL, "no-store")],
-        axum::Json(snapshot(&page.graph, &state.plan, &state.metrics)),
+        axum::Json(snapshot(
+            &page.graph,
+            &state.plan,
+            &state.metrics,
+            state.stopping.get().map(String::as_str),
+        )),
     )
         .into_response()
 }
 
-/// The figures of every node of the picture, keyed by the node's id.
-fn snapshot(graph: &Graph, plan: &Plan, metrics: &Metrics) -> Value {
+/// The figures of every node of the picture, keyed by the node's id, and
+/// the state `/health` answers: the page shows a stopped sink as loudly.
+fn snapshot(graph: &Graph, plan: &Plan, metrics: &Metrics, stopping: Option<&str>) -> Value {
+    let sinks = metrics.health.report();
+    let health_of = |sink: &str| sinks.iter().find(|s| s.sink == sink);
     let mut nodes = Map::new();
     for node in &graph.nodes {
         let figures = match node.kind {
@@ -102,7 +110,10 @@ fn snapshot(graph: &Graph, plan: &Plan, metrics: &Metrics) -> Value {
             }
             NodeKind::Sink | NodeKind::Table => {
                 let sink = plan.sinks[node.index].name.as_str();
+                let health = health_of(sink);
                 json!({
+                    "state": health.map_or(crate::health::State::Up, |h| h.state),
+                    "reason": health.and_then(|h| h.reason.clone()),
                     "read": metrics.sink_events_read.with_label_values(&[sink]).get(),
                     "rows": metrics.sink_rows_written.with_label_values(&[sink]).get(),
                     "files": metrics.sink_files_written.with_label_values(&[sink]).get(),
@@ -120,8 +131,18 @@ fn snapshot(graph: &Graph, plan: &Plan, metrics: &Metrics) -> Value {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64());
+    let unhealthy: Vec<_> = sinks
+        .iter()
+        .filter(|s| s.state != crate::health::State::Up)
+        .collect();
+    let status = match (stopping, unhealthy.is_empty()) {
+        (Some(_), _) => "stopping",
+        (None, false) => "unhealthy",
+        (None, true) => "ok",
+    };
     json!({
         "time": now,
+        "health": { "status": status, "reason": stopping, "unhealthy": unhealthy },
         "events_in": metrics.events_in(),
         "rows_written": metrics.rows_written(),
         "nodes": nodes,
