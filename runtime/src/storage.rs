@@ -13,6 +13,7 @@ use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload,
 use pipec_compiler::plan::Location;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -351,13 +352,14 @@ impl Storage {
         if let Some(dir) = &self.local_dir {
             let file = dir.join(self.path(relative).as_ref());
             let expected = expected.clone();
-            let written =
-                tokio::task::spawn_blocking(move || put_if_local(&file, &bytes, &expected))
-                    .await
-                    .map_err(|e| StorageError::Open {
-                        location: self.display.clone(),
-                        reason: format!("the conditional write did not finish: {e}"),
-                    })?;
+            let written = tokio::task::spawn_blocking(move || {
+                put_if_local(&file, &bytes, &expected, LOCK_TIMEOUT)
+            })
+            .await
+            .map_err(|e| StorageError::Open {
+                location: self.display.clone(),
+                reason: format!("the conditional write did not finish: {e}"),
+            })?;
             return match written {
                 Ok(Some(version)) => Ok(version),
                 Ok(None) => Err(conflict()),
@@ -395,6 +397,25 @@ impl Storage {
             ) => Err(conflict()),
             Err(e) => Err(ConditionalPutError::Storage(self.io(e))),
         }
+    }
+
+    /// Makes a file written to a local disk durable: its bytes, and its
+    /// name in its directory, so that a checkpoint never names a file a
+    /// power loss can take back. (An object store acknowledges a PUT once
+    /// it is durable: nothing to do there.)
+    pub async fn sync(&self, relative: &str) -> Result<(), StorageError> {
+        let Some(dir) = &self.local_dir else {
+            return Ok(());
+        };
+        let file = dir.join(self.path(relative).as_ref());
+        let location = format!("{}/{relative}", self.display);
+        let synced = tokio::task::spawn_blocking(move || sync_local(&file))
+            .await
+            .map_err(|e| StorageError::Open {
+                location: location.clone(),
+                reason: format!("the sync did not finish: {e}"),
+            })?;
+        synced.map_err(|source| StorageError::Local { location, source })
     }
 
     pub async fn exists(&self, relative: &str) -> Result<bool, StorageError> {
@@ -445,11 +466,87 @@ impl Storage {
     }
 }
 
+/// How long a local conditional write waits for another process's lock
+/// before it fails. The failure is transient: the write is tried again,
+/// and `/health` shows the sink `retrying` once that lasts past its bound.
+const LOCK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// When a wait for the lock is logged, naming its last holder.
+const LOCK_PATIENCE: Duration = Duration::from_secs(5);
+
+/// A file's bytes and its directory entry, on disk.
+fn sync_local(file: &Path) -> std::io::Result<()> {
+    std::fs::File::open(file)?.sync_all()?;
+    sync_directory(file.parent().unwrap_or(Path::new(".")))
+}
+
+/// A directory's entries, on disk (Linux syncs a directory opened to read).
+fn sync_directory(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// Who takes a lock, written into the lock file: the one to name when
+/// another writer waits too long.
+fn lock_holder() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "an unknown host".into());
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    format!("pid {} on {host}, at unix time {since}", std::process::id())
+}
+
+/// Takes `lock` (an exclusive `flock`), waiting at most `timeout`: a holder
+/// that hangs (a stuck process on a shared disk) must not stall claims and
+/// shutdown without end, as a blocking `flock` in a task that cannot be
+/// cancelled did.
+fn take_lock(lock: &std::fs::File, path: &Path, timeout: Duration) -> std::io::Result<()> {
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(1);
+    let mut told = false;
+    loop {
+        match lock.try_lock() {
+            Ok(()) => return Ok(()),
+            Err(std::fs::TryLockError::WouldBlock) => {}
+            Err(std::fs::TryLockError::Error(error)) => return Err(error),
+        }
+        let holder = || {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            if text.trim().is_empty() {
+                "an unknown process".to_string()
+            } else {
+                text.trim().to_string()
+            }
+        };
+        let waited = started.elapsed();
+        if waited >= timeout {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!(
+                    "the lock `{}` has been held by another process for over {timeout:?} \
+                     (it was last taken by {}): is a writer on the shared disk stuck?",
+                    path.display(),
+                    holder()
+                ),
+            ));
+        }
+        if !told && waited >= LOCK_PATIENCE {
+            told = true;
+            tracing::warn!(lock = %path.display(), holder = %holder(), waited = ?waited, "waiting for a checkpoint lock another process holds");
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(50));
+    }
+}
+
 /// The local half of [`Storage::put_if`]: `Ok(None)` on a conflict.
 fn put_if_local(
     file: &Path,
     bytes: &[u8],
     expected: &ObjectVersion,
+    lock_timeout: Duration,
 ) -> std::io::Result<Option<ObjectVersion>> {
     use std::io::Write;
     let parent = file.parent().unwrap_or(Path::new("."));
@@ -460,12 +557,15 @@ fn put_if_local(
         .unwrap_or_default();
     // A lock file beside the object, never replaced, so every writer locks
     // the same inode; the lock goes with the handle.
-    let lock = std::fs::OpenOptions::new()
+    let lock_path = parent.join(format!(".{name}.lock"));
+    let mut lock = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
-        .open(parent.join(format!(".{name}.lock")))?;
-    lock.lock()?;
+        .open(&lock_path)?;
+    take_lock(&lock, &lock_path, lock_timeout)?;
+    lock.set_len(0)?;
+    lock.write_all(lock_holder().as_bytes())?;
     let current = match std::fs::read(file) {
         Ok(current) => Some(current),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
@@ -497,6 +597,8 @@ fn put_if_local(
         out.sync_all()?;
     }
     std::fs::rename(&staging, file)?;
+    // The rename itself, on disk, before anyone is told the write landed.
+    sync_directory(parent)?;
     Ok(Some(ObjectVersion::Content(Bytes::copy_from_slice(bytes))))
 }
 
@@ -587,6 +689,42 @@ mod tests {
     }
 
     /// Two writers that read the same version: one wins, the other is told.
+    /// Issue 26: a holder that never lets go (a stuck process on a shared
+    /// disk) makes the write fail within the timeout, transient, naming the
+    /// holder; once it lets go the write goes through.
+    #[test]
+    fn a_local_conditional_write_gives_up_on_a_stuck_lock_and_names_its_holder() {
+        let dir = std::env::temp_dir().join(format!("pipec-storage-lock-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("0.json");
+        let lock_path = dir.join(".0.json.lock");
+        std::fs::write(&lock_path, "pid 4242 on stuck-host, at unix time 1").unwrap();
+        let stuck = std::fs::File::open(&lock_path).unwrap();
+        stuck.lock().unwrap();
+        let timeout = Duration::from_millis(300);
+        let started = Instant::now();
+        let error = put_if_local(&file, b"{}", &ObjectVersion::Absent, timeout).unwrap_err();
+        let waited = started.elapsed();
+        assert_eq!(error.kind(), std::io::ErrorKind::TimedOut, "{error}");
+        assert!(io_error_is_transient(&error), "tried again, not a stop");
+        assert!(
+            error.to_string().contains("pid 4242 on stuck-host"),
+            "{error}"
+        );
+        assert!(waited >= timeout, "{waited:?}");
+        assert!(!file.exists(), "nothing written without the lock");
+        drop(stuck);
+        let written = put_if_local(&file, b"{}", &ObjectVersion::Absent, timeout).unwrap();
+        assert!(written.is_some());
+        let holder = std::fs::read_to_string(&lock_path).unwrap();
+        assert!(
+            holder.starts_with(&format!("pid {} on ", std::process::id())),
+            "{holder}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[tokio::test]
     async fn conditional_writes_let_one_of_two_writers_win() {
         let dir = std::env::temp_dir().join(format!("pipec-cas-{}", std::process::id()));

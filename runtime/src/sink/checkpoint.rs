@@ -21,6 +21,9 @@
 //! 2. **Recover.** Only after its claim does it finish the renames the
 //!    checkpoint names and delete the partition's other hidden files: a
 //!    zombie's files can no longer be committed, so they are abandoned.
+//!    Hidden files live below the partition's own staging prefix
+//!    (`naming::staging_prefix`), so this lists what the partition left,
+//!    never the table.
 //! 3. **Commit.** Each trigger writes the checkpoint on the version of the
 //!    claim (or the last commit). A conflict means another worker claimed
 //!    the partition: this worker is fenced; it deletes its hidden files,
@@ -30,7 +33,9 @@
 //! starts from the last one); a file becomes visible only if the checkpoint
 //! that names it was written, so no two visible files of a partition
 //! overlap; hidden names carry the writer's generation, so two writers
-//! never write the same object.
+//! never write the same object. On a local disk, files and their
+//! directories are fsynced before the checkpoint names them, and the
+//! checkpoint before it counts as written (`Storage::sync`).
 
 use crate::storage::{ConditionalPutError, ObjectVersion, Storage, StorageError};
 use serde::{Deserialize, Serialize};

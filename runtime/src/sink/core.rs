@@ -14,8 +14,9 @@ use super::decode::{dead_letter_batch, file_schema, full_schema, BatchBuilder};
 use super::delta::{DeltaError, DeltaSinkTable};
 use super::filter::CompiledFilter;
 use super::naming::{first_offset_of, FileKey};
-use super::partition::{self, Claim, PartitionBuffer, Sealed, WriteError, WriteTarget, Written};
+use super::partition::{self, Claim, PartitionBuffer, Sealed, WriteTarget, Written};
 use super::trigger::{Buffered, Due, TriggerPolicy};
+use super::write_error::WriteError;
 use super::writer::encode_parquet;
 use super::{SinkError, SinkSummary};
 use crate::backlog::Backlog;
@@ -778,6 +779,24 @@ impl TopicSinks {
         if sealed.is_empty() {
             return Ok(Vec::new());
         }
+        // On a local disk, the files are on disk before a commit names them.
+        let data = self.sinks[index].data.clone();
+        let mut unsynced = None;
+        for file in sealed.iter().flat_map(|s| &s.part.files) {
+            if let Err(error) = data.sync(&file.path).await {
+                unsynced = Some(error);
+                break;
+            }
+        }
+        if let Some(error) = unsynced {
+            if !error.is_transient() {
+                return Err(self.failed(index, WriteError::Storage(error)));
+            }
+            for part in &sealed {
+                self.rewind(index, part.part.partition, &error);
+            }
+            return Ok(Vec::new());
+        }
         let sink = &self.sinks[index];
         let dead_letters = sink.dead_letters.clone();
         let written = write_dead_letters(&dead_letters, &self.topic, &self.cluster, &sealed).await;
@@ -1064,7 +1083,11 @@ async fn write_dead_letters(
                 location: dead_letters.display().to_string(),
                 reason: format!("this is a bug in pipec: dead letters do not encode: {reason}"),
             })?;
-        if let Err(error) = dead_letters.put(&name, encoded).await {
+        let put = match dead_letters.put(&name, encoded).await {
+            Ok(()) => dead_letters.sync(&name).await,
+            Err(error) => Err(error),
+        };
+        if let Err(error) = put {
             remove_dead_letters(dead_letters, &files).await;
             return Err(error.into());
         }

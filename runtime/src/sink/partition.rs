@@ -8,6 +8,7 @@ use super::decode::{dead_letter_batch, DeadLetter};
 use super::file::StreamingFile;
 use super::filter::CompiledFilter;
 use super::naming::{generation_of, is_pending, staged_path, staging_prefix, FileKey};
+use super::write_error::WriteError;
 use super::writer::{encode_parquet, project, split, writer_properties};
 use crate::storage::{ObjectVersion, Storage, StorageError};
 use arrow::datatypes::SchemaRef;
@@ -63,33 +64,6 @@ impl Default for Claim {
             generation: 0,
             version: ObjectVersion::Absent,
         }
-    }
-}
-
-/// Why a write did not commit.
-#[derive(Debug, thiserror::Error)]
-pub enum WriteError {
-    /// Another worker claimed the partition: nothing of this write is
-    /// visible, and its events are left in Kafka for the owner.
-    #[error("partition {partition} was claimed by another worker")]
-    Fenced { partition: i32 },
-    /// The store failed; what was taken since the last commit must be read
-    /// again (see [`PartitionBuffer::rewind`]).
-    #[error(transparent)]
-    Storage(#[from] StorageError),
-    #[error("{0}")]
-    Failed(String),
-}
-
-impl From<String> for WriteError {
-    fn from(message: String) -> Self {
-        WriteError::Failed(message)
-    }
-}
-
-impl From<arrow::error::ArrowError> for WriteError {
-    fn from(error: arrow::error::ArrowError) -> Self {
-        WriteError::Failed(error.to_string())
     }
 }
 
@@ -339,6 +313,8 @@ impl PartitionBuffer {
         for (directory, file) in std::mem::take(&mut self.files) {
             let pending = file.pending.clone();
             file.finish().await?;
+            // On disk before the checkpoint names it.
+            target.data.sync(&pending).await?;
             files.push(CommittedFile {
                 store: FileStore::Data,
                 pending,
@@ -354,6 +330,7 @@ impl PartitionBuffer {
                 visible: name.clone(),
             };
             target.dead_letters.put(&file.pending, bytes).await?;
+            target.dead_letters.sync(&file.pending).await?;
             files.push(file);
         }
         let checkpoint = Checkpoint {
