@@ -2,8 +2,7 @@
 //! these to DataFusion expressions; the checker also evaluates them over the
 //! values endpoints are known to set (`check::reach`).
 
-use crate::plan::Value;
-use crate::types::DataType;
+use crate::types::{DataType, Value};
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

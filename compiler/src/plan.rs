@@ -5,6 +5,9 @@
 //! they serialise as names so that `pipec check --emit plan` reads well.
 
 use crate::types::DataType;
+/// Literals live with the types: expressions and tests use them without
+/// reaching into the plan.
+pub use crate::types::Value;
 use serde::{Serialize, Serializer};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -282,19 +285,6 @@ pub enum HeaderCapture {
 pub struct Response {
     pub status: u16,
     pub body: String,
-}
-
-/// A literal of one of the [`DataType`]s (or null).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(untagged)]
-pub enum Value {
-    String(String),
-    Int(i64),
-    Float(f64),
-    Bool(bool),
-    /// Microseconds since the Unix epoch, UTC.
-    Timestamp(i64),
-    Null,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -5,8 +5,9 @@
 //! Spans point at the statement each check came from, so a failure can name
 //! its line in the file.
 
-use crate::plan::{Method, Ref, Sink, Table, Topic, Value};
+use crate::plan::{Method, Ref, Sink, Table, Topic};
 use crate::source::Span;
+use crate::types::Value;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]

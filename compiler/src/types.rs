@@ -49,3 +49,16 @@ impl fmt::Display for DataType {
         f.write_str(self.name())
     }
 }
+
+/// A literal of one of the [`DataType`]s (or null).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Value {
+    String(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    /// Microseconds since the Unix epoch, UTC.
+    Timestamp(i64),
+    Null,
+}

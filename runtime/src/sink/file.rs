@@ -4,7 +4,7 @@
 //! per open file, not a whole file: a backfill's memory stays flat however
 //! long the topic is.
 
-use super::partition::WriteError;
+use super::write_error::WriteError;
 use crate::storage::Storage;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
