@@ -1,6 +1,6 @@
 //! A `--once` backfill beside live workers (issue 26), on the real broker: it
-//! refuses while the sink's consumer group has members, and the live worker
-//! goes on writing every acknowledged event once. A worker that died is not
+//! refuses while the sink's consumer group has members, and the two live
+//! workers go on writing every acknowledged event once. A worker that died is not
 //! live: its lingering group membership is waited out, not refused.
 
 mod common;
@@ -53,8 +53,25 @@ fn wait_written(data: &std::path::Path, prefix: &str, acked: &BTreeSet<String>) 
     }
 }
 
+/// The slowest trigger of the pipeline (`a_events`, every 2 s).
+const TRIGGER: Duration = Duration::from_secs(2);
+
+fn worker(bootstrap: &str, data_arg: &str) -> Pipec {
+    Pipec::start(&[
+        PIPELINE,
+        "--listen",
+        "127.0.0.1:0",
+        "--brokers",
+        bootstrap,
+        "--data-dir",
+        data_arg,
+        "--status-interval",
+        "0",
+    ])
+}
+
 #[test]
-fn a_backfill_beside_a_live_worker_refuses_and_the_worker_goes_on() {
+fn a_backfill_beside_two_live_workers_refuses_and_the_workers_go_on() {
     let Some(bootstrap) = kafka_broker() else {
         return;
     };
@@ -62,19 +79,10 @@ fn a_backfill_beside_a_live_worker_refuses_and_the_worker_goes_on() {
     let data = scratch("backfill-beside-live");
     let data_arg = data.display().to_string();
     let prefix = unique("backfill");
-    let worker = Pipec::start(&[
-        PIPELINE,
-        "--listen",
-        "127.0.0.1:0",
-        "--brokers",
-        &bootstrap,
-        "--data-dir",
-        &data_arg,
-        "--status-interval",
-        "0",
-    ]);
-    // Written, so the worker's consumer is a member of its group.
-    let mut acked = send(&worker, &prefix, 0..50);
+    let workers = [worker(&bootstrap, &data_arg), worker(&bootstrap, &data_arg)];
+    // Written, so both workers' consumers are members of the group.
+    let mut acked = send(&workers[0], &prefix, 0..25);
+    acked.extend(send(&workers[1], &prefix, 25..50));
     wait_written(&data, &prefix, &acked);
 
     let backfill = common::once(PIPELINE, &bootstrap, &data_arg);
@@ -89,11 +97,22 @@ fn a_backfill_beside_a_live_worker_refuses_and_the_worker_goes_on() {
         "names the group:\n{said}"
     );
 
-    // The live worker was not fenced: what it acknowledges now is written.
-    acked.extend(send(&worker, &prefix, 50..100));
+    // The live workers were not fenced: what they acknowledge now is
+    // written within a trigger and 5 s.
+    let refused_at = Instant::now();
+    acked.extend(send(&workers[0], &prefix, 50..75));
+    acked.extend(send(&workers[1], &prefix, 75..100));
     wait_written(&data, &prefix, &acked);
-    let status = worker.stop();
-    assert!(status.success(), "{status}");
+    let again = refused_at.elapsed();
+    eprintln!("beside two live workers: the backfill refused; the workers wrote every new event {again:?} after");
+    assert!(
+        again <= TRIGGER + Duration::from_secs(5),
+        "the live workers wrote again only {again:?} after the refusal"
+    );
+    for worker in workers {
+        let status = worker.stop();
+        assert!(status.success(), "{status}");
+    }
 
     // With no live worker, the backfill runs, and writes nothing twice.
     common::drain_once(PIPELINE, &bootstrap, &data_arg);
@@ -110,17 +129,7 @@ fn a_backfill_after_a_killed_worker_waits_out_its_session_and_writes_everything(
     let data = scratch("backfill-after-kill");
     let data_arg = data.display().to_string();
     let prefix = unique("killed");
-    let worker = Pipec::start(&[
-        PIPELINE,
-        "--listen",
-        "127.0.0.1:0",
-        "--brokers",
-        &bootstrap,
-        "--data-dir",
-        &data_arg,
-        "--status-interval",
-        "0",
-    ]);
+    let worker = worker(&bootstrap, &data_arg);
     let mut acked = send(&worker, &prefix, 0..30);
     wait_written(&data, &prefix, &acked);
     acked.extend(send(&worker, &prefix, 30..60));
