@@ -22,3 +22,12 @@ pub mod storage;
 pub mod written;
 
 pub use pipeline::{BoundPipeline, Pipeline, Role, RunError, RunSettings, SinkFailurePolicy};
+
+/// This machine's name, for naming a process to operators (checkpoint
+/// owners, lock holders).
+pub(crate) fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "an unknown host".into())
+}

@@ -488,10 +488,7 @@ fn sync_directory(dir: &Path) -> std::io::Result<()> {
 /// Who takes a lock, written into the lock file: the one to name when
 /// another writer waits too long.
 fn lock_holder() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .or_else(|_| std::env::var("HOSTNAME"))
-        .unwrap_or_else(|_| "an unknown host".into());
+    let host = crate::hostname();
     let since = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());

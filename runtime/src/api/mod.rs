@@ -187,17 +187,23 @@ async fn metrics(State(state): State<Arc<ApiState>>) -> impl IntoResponse {
     )
 }
 
+/// The process's state as `/health` and the status page say it.
+pub(crate) fn health_status(stopping: bool, sinks: &[crate::health::SinkHealth]) -> &'static str {
+    if stopping {
+        "stopping"
+    } else if sinks.iter().any(|s| s.state != crate::health::State::Up) {
+        "unhealthy"
+    } else {
+        "ok"
+    }
+}
+
 /// Readiness: 200 while every sink is up, else 503 naming each sink's state
 /// and reason. (`/health/live` answers while the process serves at all.)
 async fn health(State(state): State<Arc<ApiState>>) -> Response {
     let sinks = state.metrics.health.report();
-    let unhealthy = sinks.iter().any(|s| s.state != crate::health::State::Up);
     let stopping = state.stopping.get();
-    let status = match (stopping, unhealthy) {
-        (Some(_), _) => "stopping",
-        (None, true) => "unhealthy",
-        (None, false) => "ok",
-    };
+    let status = health_status(stopping.is_some(), &sinks);
     let mut body = serde_json::json!({ "status": status, "sinks": sinks });
     if let Some(reason) = stopping {
         body["reason"] = serde_json::json!(reason);

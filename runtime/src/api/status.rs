@@ -135,11 +135,7 @@ fn snapshot(graph: &Graph, plan: &Plan, metrics: &Metrics, stopping: Option<&str
         .iter()
         .filter(|s| s.state != crate::health::State::Up)
         .collect();
-    let status = match (stopping, unhealthy.is_empty()) {
-        (Some(_), _) => "stopping",
-        (None, false) => "unhealthy",
-        (None, true) => "ok",
-    };
+    let status = super::health_status(stopping.is_some(), &sinks);
     json!({
         "time": now,
         "health": { "status": status, "reason": stopping, "unhealthy": unhealthy },

@@ -714,10 +714,12 @@ fn retry_delay(attempt: u32) -> Duration {
 
 /// This process, as checkpoints name their owner: host, process and start.
 fn worker_id() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "host".to_string());
-    format!("{host}/pid-{}/{}", std::process::id(), now_micros())
+    format!(
+        "{}/pid-{}/{}",
+        crate::hostname(),
+        std::process::id(),
+        now_micros()
+    )
 }
 
 #[cfg(test)]
