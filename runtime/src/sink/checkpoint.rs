@@ -1,4 +1,9 @@
-//! A sink's progress per Kafka partition, in its checkpoint directory.
+//! A sink's progress per Kafka partition, in its checkpoint directory, and
+//! the commit protocol of plain sinks, whole: claim ([`CheckpointStore::claim`]),
+//! recover ([`resume`], [`recover`], [`remove_orphans`]), commit
+//! ([`CheckpointStore::save`], then [`make_visible`]) and fence
+//! ([`abandon`]). `partition` stages files and calls these steps in order; a
+//! Delta sink commits through its table instead (`delta`).
 //!
 //! Writing a checkpoint is the commit point of a trigger: it records the
 //! next offset to read and the hidden files that hold everything before it.
@@ -37,6 +42,7 @@
 //! directories are fsynced before the checkpoint names them, and the
 //! checkpoint before it counts as written (`Storage::sync`).
 
+use super::naming::{generation_of, is_pending, staging_prefix};
 use crate::storage::{ConditionalPutError, ObjectVersion, Storage, StorageError};
 use serde::{Deserialize, Serialize};
 
@@ -188,6 +194,136 @@ impl CheckpointStore {
             }
         }
         Err(last_error.expect("a failed attempt"))
+    }
+}
+
+/// The store a committed file is in.
+pub fn store_of<'a>(
+    file: &CommittedFile,
+    data: &'a Storage,
+    dead_letters: &'a Storage,
+) -> &'a Storage {
+    match file.store {
+        FileStore::Data => data,
+        FileStore::DeadLetters => dead_letters,
+    }
+}
+
+/// Renames a committed file visible. Done already (by a worker that
+/// recovered the partition meanwhile) counts as done.
+pub async fn make_visible(storage: &Storage, file: &CommittedFile) -> Result<(), StorageError> {
+    match storage.rename(&file.pending, &file.visible).await {
+        Ok(()) => Ok(()),
+        Err(error) => {
+            if !storage.exists(&file.pending).await? && storage.exists(&file.visible).await? {
+                Ok(())
+            } else {
+                Err(error)
+            }
+        }
+    }
+}
+
+/// Finishes the renames of the last committed write, which a crash may have
+/// interrupted, and deletes hidden files of writes that never committed.
+pub async fn recover(
+    checkpoint: &Checkpoint,
+    data: &Storage,
+    dead_letters: &Storage,
+    topic: &str,
+) -> Result<(), StorageError> {
+    for file in &checkpoint.files {
+        let storage = store_of(file, data, dead_letters);
+        if storage.exists(&file.pending).await? {
+            tracing::info!(file = %file.visible, "finishing a write interrupted after its checkpoint");
+            make_visible(storage, file).await?;
+        } else if !storage.exists(&file.visible).await? {
+            tracing::error!(file = %file.visible, partition = checkpoint.partition, "a file the checkpoint committed is missing, hidden or visible: its rows are lost");
+        }
+    }
+    remove_orphans(
+        data,
+        dead_letters,
+        topic,
+        checkpoint.partition,
+        checkpoint.generation,
+    )
+    .await
+}
+
+/// Deletes this partition's hidden files that no checkpoint committed, of
+/// writers of generations before `generation` (the caller's claim): a later
+/// claimant's files are its own, however old this listing is. Lists the
+/// partition's staging prefix only: the cost is what the partition left,
+/// not what the table holds.
+pub async fn remove_orphans(
+    data: &Storage,
+    dead_letters: &Storage,
+    topic: &str,
+    partition: i32,
+    generation: u64,
+) -> Result<(), StorageError> {
+    for storage in [data, dead_letters] {
+        for path in storage.list(&staging_prefix(topic, partition)).await? {
+            let name = path.rsplit('/').next().unwrap_or(&path);
+            if is_pending(name) && generation_of(name) < generation {
+                tracing::info!(file = %path, "removing a file of a write that never committed");
+                storage.delete(&path).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Step 2 of the protocol, after a claim: the offset the partition goes on
+/// from. A checkpoint of this cluster has its interrupted renames finished
+/// and the partition's orphans deleted; one of another cluster (the topic
+/// was recreated, or the data directory moved) is read from the start,
+/// after its orphans are deleted, because its offsets mean nothing here.
+pub async fn resume(
+    claimed: &Checkpoint,
+    cluster: &str,
+    data: &Storage,
+    dead_letters: &Storage,
+    sink: &str,
+) -> Result<i64, StorageError> {
+    if claimed.cluster == cluster {
+        recover(claimed, data, dead_letters, &claimed.topic).await?;
+        return Ok(claimed.next_offset);
+    }
+    tracing::warn!(
+        sink, partition = claimed.partition, checkpoint_cluster = %claimed.cluster, cluster,
+        "the checkpoint is of another Kafka cluster; reading this partition from its start"
+    );
+    remove_orphans(
+        data,
+        dead_letters,
+        &claimed.topic,
+        claimed.partition,
+        claimed.generation,
+    )
+    .await?;
+    Ok(0)
+}
+
+/// Step 3's other outcome: a fenced writer's hidden files, never to be
+/// committed by it, are deleted, but those the `current` checkpoint names
+/// (which are the owner's recovery to finish). A delete that fails is left
+/// to the partition's next claim.
+pub async fn abandon(
+    fenced: &Checkpoint,
+    current: Option<&Checkpoint>,
+    data: &Storage,
+    dead_letters: &Storage,
+) {
+    for file in &fenced.files {
+        let named = current.is_some_and(|c| c.files.iter().any(|f| f.pending == file.pending));
+        if !named {
+            let storage = store_of(file, data, dead_letters);
+            if let Err(error) = storage.delete(&file.pending).await {
+                tracing::warn!(file = %file.pending, %error, "cannot delete the hidden file of a fenced write; the partition's next claim removes it");
+            }
+        }
     }
 }
 

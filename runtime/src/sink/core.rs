@@ -8,13 +8,13 @@
 //! The Kafka loop (`super::TopicReader`) feeds it and acts on what it asks:
 //! where to seek after a partition is opened or rewound.
 
-use super::checkpoint::{Checkpoint, CheckpointStore};
+use super::checkpoint::{self, Checkpoint, CheckpointStore};
 use super::chunk::{batch_builder, Chunk, ChunkBuilder};
 use super::decode::{dead_letter_batch, file_schema, full_schema, BatchBuilder};
 use super::delta::{DeltaError, DeltaSinkTable};
 use super::filter::CompiledFilter;
 use super::naming::{first_offset_of, FileKey};
-use super::partition::{self, Claim, PartitionBuffer, Sealed, WriteTarget, Written};
+use super::partition::{Claim, PartitionBuffer, Sealed, WriteTarget, Written};
 use super::trigger::{Buffered, Due, TriggerPolicy};
 use super::write_error::WriteError;
 use super::writer::encode_parquet;
@@ -305,31 +305,18 @@ impl TopicSinks {
             }
         };
         tracing::debug!(sink = %name, partition, generation = claimed.generation, "partition claimed");
-        let storage_error = |source| SinkError::Storage {
+        let next_offset = checkpoint::resume(
+            &claimed,
+            &self.cluster,
+            &sink.data,
+            &sink.dead_letters,
+            &name,
+        )
+        .await
+        .map_err(|source| SinkError::Storage {
             sink: name.clone(),
             source,
-        };
-        let next_offset = if claimed.cluster == self.cluster {
-            partition::recover(&claimed, &sink.data, &sink.dead_letters, &self.topic)
-                .await
-                .map_err(storage_error)?;
-            claimed.next_offset
-        } else {
-            tracing::warn!(
-                sink = %name, partition, checkpoint_cluster = %claimed.cluster, cluster = %self.cluster,
-                "the checkpoint is of another Kafka cluster; reading this partition from its start"
-            );
-            partition::remove_orphans(
-                &sink.data,
-                &sink.dead_letters,
-                &self.topic,
-                partition,
-                claimed.generation,
-            )
-            .await
-            .map_err(storage_error)?;
-            0
-        };
+        })?;
         Ok(
             PartitionBuffer::new(partition, next_offset).with_claim(Claim {
                 generation: claimed.generation,

@@ -1,16 +1,19 @@
 //! One Kafka partition's share of a sink: the rows taken since the last
 //! write, streaming into hidden files, and the two-phase write that makes
-//! them durable exactly once.
+//! them durable exactly once (the protocol itself is `checkpoint`'s).
 
-use super::checkpoint::{Checkpoint, CheckpointError, CheckpointStore, CommittedFile, FileStore};
+use super::checkpoint::{
+    abandon, make_visible, store_of, Checkpoint, CheckpointError, CheckpointStore, CommittedFile,
+    FileStore,
+};
 use super::chunk::Chunk;
 use super::decode::{dead_letter_batch, DeadLetter};
 use super::file::StreamingFile;
 use super::filter::CompiledFilter;
-use super::naming::{generation_of, is_pending, staged_path, staging_prefix, FileKey};
+use super::naming::{staged_path, FileKey};
 use super::write_error::WriteError;
 use super::writer::{encode_parquet, project, split, writer_properties};
-use crate::storage::{ObjectVersion, Storage, StorageError};
+use crate::storage::{ObjectVersion, Storage};
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use pipec_compiler::plan::{Compression, Sink};
@@ -416,21 +419,14 @@ impl PartitionBuffer {
                         return Ok(());
                     }
                 }
-                // Never to be committed by this worker: delete its hidden
-                // files, but those the current checkpoint names (which are
-                // the owner's recovery to finish).
                 let current = current.and_then(|c| c.checkpoint);
-                for file in &checkpoint.files {
-                    let named = current
-                        .as_ref()
-                        .is_some_and(|c| c.files.iter().any(|f| f.pending == file.pending));
-                    if !named {
-                        let storage = store_of(file, target.data, target.dead_letters);
-                        if let Err(error) = storage.delete(&file.pending).await {
-                            tracing::warn!(file = %file.pending, %error, "cannot delete the hidden file of a fenced write; the partition's next claim removes it");
-                        }
-                    }
-                }
+                abandon(
+                    checkpoint,
+                    current.as_ref(),
+                    target.data,
+                    target.dead_letters,
+                )
+                .await;
                 self.finishing = None;
                 Err(WriteError::Fenced {
                     partition: self.partition,
@@ -472,82 +468,10 @@ fn join(directory: &str, file: &str) -> String {
     }
 }
 
-fn store_of<'a>(file: &CommittedFile, data: &'a Storage, dead_letters: &'a Storage) -> &'a Storage {
-    match file.store {
-        FileStore::Data => data,
-        FileStore::DeadLetters => dead_letters,
-    }
-}
-
-/// Renames a committed file visible. Done already (by a worker that
-/// recovered the partition meanwhile) counts as done.
-async fn make_visible(storage: &Storage, file: &CommittedFile) -> Result<(), StorageError> {
-    match storage.rename(&file.pending, &file.visible).await {
-        Ok(()) => Ok(()),
-        Err(error) => {
-            if !storage.exists(&file.pending).await? && storage.exists(&file.visible).await? {
-                Ok(())
-            } else {
-                Err(error)
-            }
-        }
-    }
-}
-
-/// Finishes the renames of the last committed write, which a crash may have
-/// interrupted, and deletes hidden files of writes that never committed.
-pub async fn recover(
-    checkpoint: &Checkpoint,
-    data: &Storage,
-    dead_letters: &Storage,
-    topic: &str,
-) -> Result<(), StorageError> {
-    for file in &checkpoint.files {
-        let storage = store_of(file, data, dead_letters);
-        if storage.exists(&file.pending).await? {
-            tracing::info!(file = %file.visible, "finishing a write interrupted after its checkpoint");
-            make_visible(storage, file).await?;
-        } else if !storage.exists(&file.visible).await? {
-            tracing::error!(file = %file.visible, partition = checkpoint.partition, "a file the checkpoint committed is missing, hidden or visible: its rows are lost");
-        }
-    }
-    remove_orphans(
-        data,
-        dead_letters,
-        topic,
-        checkpoint.partition,
-        checkpoint.generation,
-    )
-    .await
-}
-
-/// Deletes this partition's hidden files that no checkpoint committed, of
-/// writers of generations before `generation` (the caller's claim): a later
-/// claimant's files are its own, however old this listing is. Lists the
-/// partition's staging prefix only: the cost is what the partition left,
-/// not what the table holds.
-pub async fn remove_orphans(
-    data: &Storage,
-    dead_letters: &Storage,
-    topic: &str,
-    partition: i32,
-    generation: u64,
-) -> Result<(), StorageError> {
-    for storage in [data, dead_letters] {
-        for path in storage.list(&staging_prefix(topic, partition)).await? {
-            let name = path.rsplit('/').next().unwrap_or(&path);
-            if is_pending(name) && generation_of(name) < generation {
-                tracing::info!(file = %path, "removing a file of a write that never committed");
-                storage.delete(&path).await?;
-            }
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sink::checkpoint::recover;
     use pipec_compiler::plan::Location;
     use pipec_compiler::{compile, Plan, Source};
     use std::collections::BTreeMap;
