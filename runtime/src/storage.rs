@@ -407,6 +407,9 @@ impl Storage {
         let Some(dir) = &self.local_dir else {
             return Ok(());
         };
+        if !fsync_enabled() {
+            return Ok(());
+        }
         let file = dir.join(self.path(relative).as_ref());
         let location = format!("{}/{relative}", self.display);
         let synced = tokio::task::spawn_blocking(move || sync_local(&file))
@@ -475,6 +478,27 @@ const LOCK_TIMEOUT: Duration = Duration::from_secs(30);
 const LOCK_PATIENCE: Duration = Duration::from_secs(5);
 
 /// A file's bytes and its directory entry, on disk.
+/// The environment variable that turns local fsyncs off: bench/run's
+/// baseline for what durable commits cost, never for production.
+pub const NO_FSYNC_VARIABLE: &str = "PIPEC_UNSAFE_NO_FSYNC";
+
+/// Whether local writes are fsynced: always, unless [`NO_FSYNC_VARIABLE`]
+/// is `1`, which is said once, loudly, because a power loss can then take
+/// back files a checkpoint names.
+fn fsync_enabled() -> bool {
+    static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ENABLED.get_or_init(|| {
+        let off = std::env::var_os(NO_FSYNC_VARIABLE).is_some_and(|value| value == "1");
+        if off {
+            tracing::warn!(
+                "{NO_FSYNC_VARIABLE}=1: local files and checkpoints are not fsynced; \
+                 a power loss can lose committed rows (for benchmarks only)"
+            );
+        }
+        !off
+    })
+}
+
 fn sync_local(file: &Path) -> std::io::Result<()> {
     std::fs::File::open(file)?.sync_all()?;
     sync_directory(file.parent().unwrap_or(Path::new(".")))
@@ -591,11 +615,15 @@ fn put_if_local(
     {
         let mut out = std::fs::File::create(&staging)?;
         out.write_all(bytes)?;
-        out.sync_all()?;
+        if fsync_enabled() {
+            out.sync_all()?;
+        }
     }
     std::fs::rename(&staging, file)?;
     // The rename itself, on disk, before anyone is told the write landed.
-    sync_directory(parent)?;
+    if fsync_enabled() {
+        sync_directory(parent)?;
+    }
     Ok(Some(ObjectVersion::Content(Bytes::copy_from_slice(bytes))))
 }
 
