@@ -358,8 +358,9 @@ def durability_section(figures):
     return [
         "### Durable local commits (issue 26)",
         "",
-        f"A day of the seed's triggers as plain files, `--once`: {files:,.0f} data files, "
-        "each named by a checkpoint (two rounds in turns, medians).",
+        f"A day of the seed's triggers as plain files, by a live `--role sinks` worker: "
+        f"{files:,.0f} data files, each named by a checkpoint; from process start until both "
+        "checkpoints reach the topic's end (two rounds in turns, medians).",
         "",
         "| run | seconds (rounds) | fsync / no fsync |",
         "|---|---:|---:|",
