@@ -10,8 +10,17 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+/// The checkout under test: cargo's run-time `CARGO_MANIFEST_DIR`, not the
+/// one compiled in, because a test binary built in another checkout that
+/// shares the target directory is reused when its sources are unchanged.
 fn root() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+        manifest.join("..")
+    })
 }
 
 fn pipe_files(dir: &Path, out: &mut Vec<PathBuf>) {
