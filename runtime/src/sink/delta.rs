@@ -11,6 +11,7 @@
 //! it. Commits race through the log's put-if-absent; a lost race is retried
 //! on the newer snapshot, so another worker's commit never drops rows.
 
+use super::delta_local_store::DeltaLocalStore;
 use crate::storage::{object_store_error_is_transient, Storage, StorageError};
 use deltalake_core::kernel::transaction::{CommitBuilder, CommitProperties, TransactionError};
 use deltalake_core::kernel::{Action, Add, DataType as DeltaType, StructField, Transaction};
@@ -564,9 +565,13 @@ pub async fn load(storage: &Storage) -> Result<DeltaTable, DeltaError> {
     })?;
     let mut builder =
         DeltaTableBuilder::from_url(url.clone()).map_err(|e| delta_error(&location, e))?;
-    if storage.store_url().is_some() {
-        builder = builder.with_storage_backend(storage.object_store(), url);
-    }
+    builder = if storage.store_url().is_some() {
+        builder.with_storage_backend(storage.object_store(), url)
+    } else {
+        // What delta-rs would build for a `file://` URL, listing its log
+        // after an offset at the cost of what is past it.
+        builder.with_storage_backend(Arc::new(DeltaLocalStore::new()), url)
+    };
     let mut table = builder.build().map_err(|e| delta_error(&location, e))?;
     match table.load().await {
         Ok(()) => Ok(table),

@@ -10,6 +10,7 @@ pub mod chunk;
 pub mod core;
 pub mod decode;
 pub mod delta;
+mod delta_local_store;
 mod file;
 pub mod filter;
 pub mod naming;
