@@ -230,7 +230,6 @@ pub async fn recover(
     checkpoint: &Checkpoint,
     data: &Storage,
     dead_letters: &Storage,
-    topic: &str,
 ) -> Result<(), StorageError> {
     for file in &checkpoint.files {
         let storage = store_of(file, data, dead_letters);
@@ -244,7 +243,7 @@ pub async fn recover(
     remove_orphans(
         data,
         dead_letters,
-        topic,
+        &checkpoint.topic,
         checkpoint.partition,
         checkpoint.generation,
     )
@@ -288,7 +287,7 @@ pub async fn resume(
     sink: &str,
 ) -> Result<i64, StorageError> {
     if claimed.cluster == cluster {
-        recover(claimed, data, dead_letters, &claimed.topic).await?;
+        recover(claimed, data, dead_letters).await?;
         return Ok(claimed.next_offset);
     }
     tracing::warn!(

@@ -97,14 +97,8 @@ async fn list_children_after(
         Ok((files, directories))
     })
     .await
-    .map_err(|e| object_store::Error::Generic {
-        store: "DeltaLocalStore",
-        source: Box::new(e),
-    })?
-    .map_err(|e| object_store::Error::Generic {
-        store: "DeltaLocalStore",
-        source: Box::new(e),
-    })?;
+    .map_err(generic)?
+    .map_err(generic)?;
     let mut listed = Vec::with_capacity(files.len());
     for location in files {
         match inner.head(&location).await {
@@ -122,6 +116,13 @@ async fn list_children_after(
         listed.extend(below);
     }
     Ok(listed)
+}
+
+fn generic(error: impl std::error::Error + Send + Sync + 'static) -> object_store::Error {
+    object_store::Error::Generic {
+        store: "DeltaLocalStore",
+        source: Box::new(error),
+    }
 }
 
 /// `LocalFileSystem`'s in-progress multipart uploads (`name#123`), which
@@ -211,6 +212,18 @@ impl ObjectStore for DeltaLocalStore {
 mod tests {
     use super::*;
 
+    /// A store's listing past `offset`, sorted.
+    async fn listed(store: &dyn ObjectStore, prefix: &Path, offset: &Path) -> Vec<String> {
+        let mut names: Vec<String> = store
+            .list_with_offset(Some(prefix), offset)
+            .map_ok(|m| m.location.to_string())
+            .try_collect()
+            .await
+            .unwrap();
+        names.sort();
+        names
+    }
+
     /// What `LocalFileSystem` lists past an offset, this lists too, on a
     /// directory shaped like a Delta log (and with a subdirectory, an
     /// upload part and a name that needs escaping).
@@ -239,21 +252,11 @@ mod tests {
             "zz".to_string(),
         ] {
             let offset = prefix.clone().join(offset.as_str());
-            let mut listed: Vec<String> = ours
-                .list_with_offset(Some(&prefix), &offset)
-                .map_ok(|m| m.location.to_string())
-                .try_collect()
-                .await
-                .unwrap();
-            let mut expected: Vec<String> = theirs
-                .list_with_offset(Some(&prefix), &offset)
-                .map_ok(|m| m.location.to_string())
-                .try_collect()
-                .await
-                .unwrap();
-            listed.sort();
-            expected.sort();
-            assert_eq!(listed, expected, "past {offset}");
+            assert_eq!(
+                listed(&ours, &prefix, &offset).await,
+                listed(&theirs, &prefix, &offset).await,
+                "past {offset}"
+            );
         }
         std::fs::remove_dir_all(&dir).unwrap();
     }

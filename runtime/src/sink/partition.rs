@@ -652,7 +652,7 @@ mod tests {
         for file in [&orphan, &other_partition, &later_claimant] {
             f.data.put(file, b"partial".to_vec()).await.unwrap();
         }
-        recover(&checkpoint, &f.data, &f.dead, "t").await.unwrap();
+        recover(&checkpoint, &f.data, &f.dead).await.unwrap();
         let files = f.data.list("").await.unwrap();
         assert!(files.contains(&committed.visible), "{files:?}");
         assert!(!files.contains(&orphan), "{files:?}");
@@ -697,7 +697,7 @@ mod tests {
             f.data.put(&orphan, b"partial".to_vec()).await.unwrap();
             let before = f.data.objects_listed() + f.dead.objects_listed();
             let started = std::time::Instant::now();
-            recover(&claimed, &f.data, &f.dead, "t").await.unwrap();
+            recover(&claimed, &f.data, &f.dead).await.unwrap();
             let took = started.elapsed();
             let keys = f.data.objects_listed() + f.dead.objects_listed() - before;
             assert!(
@@ -798,7 +798,7 @@ mod tests {
             f.files("s").contains(&file.pending),
             "the committed hidden file is left for the owner"
         );
-        recover(&claimed, &f.data, &f.dead, "t").await.unwrap();
+        recover(&claimed, &f.data, &f.dead).await.unwrap();
         assert_eq!(f.files("s"), std::slice::from_ref(&file.visible));
         std::fs::remove_dir_all(&f.dir).unwrap();
     }
