@@ -22,6 +22,8 @@ pub struct CompactArgs {
 }
 
 pub fn run(args: CompactArgs) -> Outcome {
+    // A rewrite frees row groups as it goes: hand them back (allocator.rs).
+    crate::allocator::return_freed_memory_at_once();
     let loaded = match load(&args.file, args.profile.as_deref()) {
         Ok(loaded) => loaded,
         Err(outcome) => return outcome,

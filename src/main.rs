@@ -2,6 +2,7 @@
 //! place: 0 success, 1 the input is wrong (a diagnostic was printed), 2 a
 //! usage or environment problem.
 
+mod allocator;
 mod check;
 mod compact;
 mod ddl;
@@ -18,9 +19,6 @@ mod test;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
-
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
 #[command(

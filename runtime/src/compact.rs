@@ -7,8 +7,10 @@
 //! fail because of it: an append that loses the race for a version commits
 //! again on the newer snapshot. Two compactions of one table cannot both
 //! commit (the second's files are gone), so at most one rewrites a given
-//! partition directory's files. Both read and write one file at a time:
-//! memory stays bounded by a file's row groups, whatever the table holds.
+//! partition directory's files. Bin-packing reads and writes a row group at
+//! a time (`bin_pack`): memory stays bounded whatever the table holds.
+
+mod bin_pack;
 
 use crate::sink::delta::{self, DeltaError};
 use crate::sink::writer::writer_properties;
@@ -54,14 +56,10 @@ pub async fn compact(
     }
     delta::check_owner(&table, &location, pipeline, &sink.name)?;
     let target = NonZeroU64::new(settings.target_file_bytes.max(1) as u64).expect("at least 1");
-    let (table, optimized) = table
-        .optimize()
-        .with_target_size(target)
-        .with_writer_properties(writer_properties(sink.compression))
-        // One bin at a time: bounded memory, and the writers keep a core.
-        .with_max_concurrent_tasks(1)
+    let packed = bin_pack::bin_pack(table, target, writer_properties(sink.compression))
         .await
         .map_err(failed)?;
+    let table = packed.table;
     let retention = chrono::Duration::milliseconds(settings.vacuum_after_ms);
     let (table, vacuumed) = table
         .vacuum()
@@ -74,7 +72,7 @@ pub async fn compact(
         .with_mode(VacuumMode::Full)
         .await
         .map_err(failed)?;
-    let changed = optimized.num_files_removed > 0 || !vacuumed.files_deleted.is_empty();
+    let changed = packed.files_removed > 0 || !vacuumed.files_deleted.is_empty();
     if changed {
         // A reader loads the last checkpoint and replays the commits after
         // it. One written now names the few compacted files, so readers no
@@ -87,8 +85,8 @@ pub async fn compact(
     }
     Ok(Maintained {
         version: table.version().map(|v| v as i64),
-        files_removed: optimized.num_files_removed,
-        files_added: optimized.num_files_added,
+        files_removed: packed.files_removed,
+        files_added: packed.files_added,
         files_vacuumed: vacuumed.files_deleted.len() as u64,
     })
 }
