@@ -5,6 +5,7 @@
 //! brokers: kafka-1:9092,kafka-2:9092
 //! listen: 0.0.0.0:5000
 //! data_dir: /var/lib/pipec
+//! metastore: thrift://hms:9083  # register tables and partitions there
 //! kafka:                      # librdkafka settings
 //!   security.protocol: SASL_SSL
 //! env:                        # values for ${NAME} in the pipeline
@@ -23,6 +24,7 @@ pub struct Profile {
     pub brokers: Option<String>,
     pub listen: Option<SocketAddr>,
     pub data_dir: Option<PathBuf>,
+    pub metastore: Option<String>,
     #[serde(default)]
     pub kafka: BTreeMap<String, String>,
     #[serde(default)]
@@ -33,8 +35,13 @@ impl Profile {
     pub fn load(path: &Path) -> Result<Profile, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read profile `{}`: {e}", path.display()))?;
-        serde_yaml_ng::from_str(&text)
-            .map_err(|e| format!("profile `{}` is not valid: {e}", path.display()))
+        let profile: Profile = serde_yaml_ng::from_str(&text)
+            .map_err(|e| format!("profile `{}` is not valid: {e}", path.display()))?;
+        if let Some(uri) = &profile.metastore {
+            pipec_runtime::metastore::parse_uri(uri)
+                .map_err(|e| format!("profile `{}`: {e}", path.display()))?;
+        }
+        Ok(profile)
     }
 }
 

@@ -1,5 +1,5 @@
 //! `pipec run FILE [--listen ADDR] [--brokers LIST] [--role api|sinks|all]
-//! [--data-dir DIR] [--profile FILE]`
+//! [--data-dir DIR] [--profile FILE] [--metastore thrift://HOST:PORT]`
 
 use crate::loaded::{environment_error, load, Loaded};
 use crate::Outcome;
@@ -70,6 +70,10 @@ pub struct RunArgs {
     /// reports it `retrying` (503) and `pipec_sink_up` drops to 0.
     #[arg(long, default_value_t = 60.0)]
     retry_bound: f64,
+    /// A Hive metastore (`thrift://HOST:PORT`) the sinks register their
+    /// tables and partitions in, so engines find them without DDL.
+    #[arg(long, env = "PIPEC_METASTORE")]
+    metastore: Option<String>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -184,6 +188,13 @@ pub fn run(args: RunArgs) -> Outcome {
     let Some(status_interval) = seconds(args.status_interval) else {
         return environment_error("--status-interval must be a number of seconds, 0 or more");
     };
+    let metastore = match args.metastore.clone().or(profile.metastore.clone()) {
+        Some(uri) => match pipec_runtime::metastore::parse_uri(&uri) {
+            Ok(_) => Some(uri),
+            Err(reason) => return environment_error(&reason),
+        },
+        None => None,
+    };
     let settings = RunSettings {
         listen,
         bus: BusSettings {
@@ -216,6 +227,7 @@ pub fn run(args: RunArgs) -> Outcome {
             OnSinkFailure::Degrade => SinkFailurePolicy::Degrade,
         },
         retry_bound,
+        metastore,
     };
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()

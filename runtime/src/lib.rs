@@ -13,6 +13,7 @@ pub mod compact;
 pub mod event;
 pub mod health;
 pub mod memory_bus;
+pub mod metastore;
 pub mod metrics;
 mod pipeline;
 pub mod pipeline_test;

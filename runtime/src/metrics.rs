@@ -29,6 +29,12 @@ pub struct Metrics {
     pub delta_compactions: IntCounterVec,
     pub delta_files_rewritten: IntCounterVec,
     pub delta_table_version: prometheus::IntGaugeVec,
+    pub metastore_up: IntGauge,
+    pub metastore_errors: IntCounter,
+    pub metastore_unregistered: prometheus::IntGaugeVec,
+    pub metastore_partitions_registered: IntCounterVec,
+    /// The registrar's line in `/health` (`pipec run --metastore`).
+    pub metastore: crate::metastore::MetastoreStatus,
     /// Each sink's state for `/health`, kept with the figures because every
     /// part that counts also reports (and it owns `pipec_sink_up`).
     pub health: crate::health::Health,
@@ -156,8 +162,38 @@ impl Metrics {
             &["sink"],
         )
         .expect("valid metric");
+        let metastore_up = IntGauge::new(
+            "metastore_up",
+            "1 while the Hive metastore answers the registrar (pipec run --metastore), else 0",
+        )
+        .expect("valid metric");
+        let metastore_errors = IntCounter::new(
+            "metastore_errors_total",
+            "Registration rounds that failed because the metastore did not answer",
+        )
+        .expect("valid metric");
+        let metastore_unregistered = prometheus::IntGaugeVec::new(
+            Opts::new(
+                "metastore_unregistered_partitions",
+                "Partition directories committed but not yet registered in the metastore, per table",
+            ),
+            &["table"],
+        )
+        .expect("valid metric");
+        let metastore_partitions_registered = IntCounterVec::new(
+            Opts::new(
+                "metastore_partitions_registered_total",
+                "Partitions registered in the metastore, per table",
+            ),
+            &["table"],
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(sink_up.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(metastore_up.clone()),
+            Box::new(metastore_errors.clone()),
+            Box::new(metastore_unregistered.clone()),
+            Box::new(metastore_partitions_registered.clone()),
             Box::new(sink_last_commit.clone()),
             Box::new(sink_events_read.clone()),
             Box::new(sink_rows_written.clone()),
@@ -207,6 +243,11 @@ impl Metrics {
             delta_compactions,
             delta_files_rewritten,
             delta_table_version,
+            metastore_up,
+            metastore_errors,
+            metastore_unregistered,
+            metastore_partitions_registered,
+            metastore: crate::metastore::MetastoreStatus::default(),
             health: crate::health::Health::new(sink_up),
         }
     }

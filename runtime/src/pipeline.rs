@@ -56,6 +56,9 @@ pub struct RunSettings {
     pub on_sink_failure: SinkFailurePolicy,
     /// How long a sink's step may keep failing before `/health` says so.
     pub retry_bound: Duration,
+    /// The Hive metastore the sinks role registers tables and partitions
+    /// in (`thrift://HOST:PORT`).
+    pub metastore: Option<String>,
 }
 
 /// What the process does when one of its sinks stops for good.
@@ -90,6 +93,8 @@ pub enum RunError {
     Serve(std::io::Error),
     #[error("cannot open the SQL catalog: {0}")]
     Catalog(String),
+    #[error(transparent)]
+    Metastore(#[from] crate::metastore::MetastoreError),
 }
 
 /// Everything built from the plan, nothing started.
@@ -97,6 +102,7 @@ pub struct Pipeline {
     settings: RunSettings,
     state: Arc<ApiState>,
     sinks: Vec<TopicReader>,
+    registrar: Option<crate::metastore::Registrar>,
 }
 
 /// A pipeline whose port is bound: `serve` starts everything.
@@ -154,6 +160,7 @@ impl Pipeline {
             settings,
             state,
             sinks,
+            registrar: None,
         })
     }
 
@@ -189,6 +196,20 @@ impl Pipeline {
         if !self.settings.embedded {
             self.settings.bus.create_topics(&self.state.plan).await?;
         }
+        if let (Some(uri), true) = (&self.settings.metastore, self.settings.role.sinks()) {
+            // Before any sink writes: a table the metastore holds otherwise
+            // stops the start here, with nothing changed in it.
+            let catalog = Arc::new(crate::metastore::ThriftCatalog::new(uri)?);
+            let mut registrar = crate::metastore::Registrar::new(
+                &self.state.plan,
+                &self.settings.data_dir,
+                uri,
+                catalog,
+                self.state.metrics.clone(),
+            )?;
+            registrar.prepare(crate::metastore::START_TIMEOUT).await?;
+            self.registrar = Some(registrar);
+        }
         let addr = self.settings.listen;
         let listener = TcpListener::bind(addr)
             .await
@@ -220,7 +241,10 @@ impl BoundPipeline {
             settings,
             state,
             sinks,
+            registrar,
         } = self.pipeline;
+        let (stop_registrar, registrar_stop) = watch::channel(false);
+        let registrar = registrar.map(|r| tokio::spawn(r.run(registrar_stop)));
         let (commands, command_rx) = watch::channel(SinkCommand::Run);
         let mut workers = JoinSet::new();
         for sink in sinks {
@@ -282,6 +306,11 @@ impl BoundPipeline {
         });
         while let Some(joined) = workers.join_next().await {
             collect(joined, &mut summaries, &mut failure);
+        }
+        // After the sinks' last commits: their partitions too.
+        let _ = stop_registrar.send(true);
+        if let Some(registrar) = registrar {
+            let _ = tokio::time::timeout(Duration::from_secs(10), registrar).await;
         }
         status.abort();
         log_status(&state);

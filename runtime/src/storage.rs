@@ -445,6 +445,22 @@ impl Storage {
         }
     }
 
+    /// The names of the directories right below the root (one listing
+    /// request with a delimiter on an object store).
+    pub async fn directories(&self) -> Result<Vec<String>, StorageError> {
+        let root = (!self.root.as_ref().is_empty()).then_some(&self.root);
+        let listed = self
+            .store
+            .list_with_delimiter(root)
+            .await
+            .map_err(|e| self.io(e))?;
+        Ok(listed
+            .common_prefixes
+            .iter()
+            .filter_map(|prefix| prefix.filename().map(str::to_string))
+            .collect())
+    }
+
     /// Every object below `relative`, as paths relative to the root.
     pub async fn list(&self, relative: &str) -> Result<Vec<String>, StorageError> {
         let prefix = self.path(relative);

@@ -4,6 +4,7 @@
 
 mod alter;
 mod hive;
+pub mod metastore;
 mod spark;
 mod trino;
 

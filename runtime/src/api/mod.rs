@@ -205,6 +205,10 @@ async fn health(State(state): State<Arc<ApiState>>) -> Response {
     let stopping = state.stopping.get();
     let status = health_status(stopping.is_some(), &sinks);
     let mut body = serde_json::json!({ "status": status, "sinks": sinks });
+    // The metastore never makes the process unhealthy: the sinks go on.
+    if let Some(metastore) = state.metrics.metastore.report() {
+        body["metastore"] = serde_json::json!(metastore);
+    }
     if let Some(reason) = stopping {
         body["reason"] = serde_json::json!(reason);
     }
