@@ -70,7 +70,9 @@ pub enum Outcome {
 /// snapshot it builds at INFO and an ERROR for a table that does not exist
 /// yet (which pipec then creates), and it warns of every commit that
 /// raced another (which pipec retries). Its failures reach pipec as
-/// errors, and are reported there.
+/// errors, and are reported there. So is volo, the metastore client's
+/// runtime: it logs an ERROR for every connection a stopped metastore
+/// refuses, where the registrar says once a minute that it waits.
 fn init_logging() {
     let wanted = std::env::var("RUST_LOG").unwrap_or_default();
     let mut filter = tracing_subscriber::EnvFilter::try_new(&wanted)
@@ -80,6 +82,8 @@ fn init_logging() {
     for (crate_name, quiet) in [
         ("kernel", "buoyant_kernel=off"),
         ("deltalake", "deltalake_core=error"),
+        ("volo", "volo=off"),
+        ("volo", "volo_thrift=off"),
     ] {
         if !wanted.contains(crate_name) {
             filter = filter.add_directive(quiet.parse().expect("a valid directive"));

@@ -54,6 +54,7 @@
 #   PIPEC_TRINO_JVM_OPTS       extra server JVM options, space-separated (default none)
 #   PIPEC_TRINO_OUTPUT_FORMAT  CLI output format for sql/sql-file (default CSV;
 #                              e.g. CSV_UNQUOTED, TSV, JSON)
+#   PIPEC_TRINO_CATALOG        the session catalog of sql/sql-file/cli (default hive)
 #   PIPEC_TRINO_HMS_URI        adds a catalog `hms`: the hive connector over this
 #                              Hive metastore (e.g. thrift://127.0.0.1:19083,
 #                              tests/services/hms.sh). Its local tables are
@@ -366,7 +367,7 @@ cli_cmd() {
   [ "${1:-}" = batch ] && batch=(-Dorg.jline.terminal.dumb=true)
   CLI=("$java_home/bin/java" -Xmx256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC
        --enable-native-access=ALL-UNNAMED "${batch[@]}"
-       -jar "$CLI_JAR" --server "$URL" --user pipec --catalog hive --schema default
+       -jar "$CLI_JAR" --server "$URL" --user pipec --catalog "${PIPEC_TRINO_CATALOG:-hive}" --schema default
        --timezone UTC)
 }
 cli() { cli_cmd; "${CLI[@]}" "$@"; }
