@@ -1,6 +1,7 @@
 //! `pipec run --metastore` against a real Hive standalone metastore 4.0.1
 //! (`tests/services/hms.sh`), read by a real Trino 476 through it (its
-//! `hms` catalog): nobody runs DDL, `MSCK REPAIR` or a sync call.
+//! `hms` catalog) and by Spark 4 (`tests/engines/spark_metastore.py`):
+//! nobody runs DDL, `MSCK REPAIR` or a sync call.
 //! `tests/run.sh` starts both and names the scripts in PIPEC_TEST_HMS and
 //! PIPEC_TEST_TRINO.
 
@@ -159,6 +160,28 @@ fn trino_answers_the_seed_queries_over_what_pipec_registered_without_ddl() {
         [["28"]],
         "14 swords and 14 guild joins"
     );
+    // Spark finds the same tables in the metastore, with no DDL either.
+    let Some(python) = common::python() else {
+        eprintln!("no PIPEC_TEST_PYTHON: Spark skipped");
+        return;
+    };
+    let queries_file = common::path("examples/seed_queries.sql");
+    let report = common::spark_report(
+        &python,
+        "spark_metastore.py",
+        &[std::ffi::OsStr::new(&uri), queries_file.as_ref()],
+        &scratch("metastore-spark"),
+    );
+    let spark_results = report["results"].as_array().unwrap();
+    for (query, spark_rows) in common::seed_queries().iter().zip(spark_results) {
+        let ours = pipec_query_rows("pipelines/game_events.pipe", &data_arg, query);
+        assert_eq!(
+            normalized(spark_rows.as_array().unwrap()),
+            normalized(&ours),
+            "Spark vs pipec: {query}"
+        );
+    }
+    assert_eq!(spark_results[0], serde_json::json!([[28]]));
 }
 
 /// Posts one visit; its id.
