@@ -51,26 +51,7 @@ fn script(script: &str, args: &[&str]) -> String {
 
 /// One statement on Trino's `hms` catalog: its CSV rows.
 fn trino(trino: &str, sql: &str) -> Vec<Vec<String>> {
-    let output = Command::new("bash")
-        .args([trino, "sql", sql])
-        .env("PIPEC_TRINO_CATALOG", "hms")
-        .current_dir(ROOT)
-        .output()
-        .expect("bash runs");
-    assert!(
-        output.status.success(),
-        "Trino refused {sql}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(|line| {
-            line.split("\",\"")
-                .map(|v| v.trim_matches('"').to_string())
-                .collect()
-        })
-        .collect()
+    common::trino_sql_in(trino, "hms", &["sql", sql])
 }
 
 /// Forgets tables an earlier test registered elsewhere (external tables:

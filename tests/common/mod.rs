@@ -477,9 +477,15 @@ pub fn pipec_query_rows_with_env(
 /// Runs `trino.sh ARGS` (`sql STATEMENT`, `sql-file FILE`) of the test
 /// Trino; its CSV rows (every value quoted, no header).
 pub fn trino_sql(script: &str, args: &[&str]) -> Vec<Vec<String>> {
+    trino_sql_in(script, "hive", args)
+}
+
+/// The same with another session catalog (`hms`: the metastore's tables).
+pub fn trino_sql_in(script: &str, catalog: &str, args: &[&str]) -> Vec<Vec<String>> {
     let output = Command::new("bash")
         .arg(script)
         .args(args)
+        .env("PIPEC_TRINO_CATALOG", catalog)
         .current_dir(ROOT)
         .output()
         .expect("bash runs");
