@@ -11,7 +11,9 @@
 //! Both use pipec's fetch setting (`fetch.queue.backoff.ms=10`).
 //!
 //! Usage: kafka_read_limit BROKERS TOPIC
-//! Prints one line: `events=N bytes=B poll_seconds=S stream_seconds=T`.
+//! Prints one line: `events=N bytes=B poll_seconds=S poll_cpu_seconds=C
+//! stream_seconds=T stream_cpu_seconds=D`: each reader's wall time and the
+//! user + system CPU the process used meanwhile (librdkafka's threads too).
 
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
@@ -31,13 +33,14 @@ fn main() -> Result<(), Failure> {
     };
     let poll_consumer: BaseConsumer = config(brokers, "poll").create()?;
     let (assignment, events) = from_the_start(&poll_consumer, topic)?;
-    let (poll_bytes, poll_seconds) = read_by_polling(&poll_consumer, &assignment, events)?;
+    let (poll_bytes, poll_seconds, poll_cpu_seconds) =
+        read_by_polling(&poll_consumer, &assignment, events)?;
     drop(poll_consumer);
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let (stream_bytes, stream_seconds) = runtime.block_on(async {
+    let (stream_bytes, stream_seconds, stream_cpu_seconds) = runtime.block_on(async {
         let consumer: StreamConsumer = config(brokers, "stream").create()?;
         read_as_a_stream(&consumer, &assignment, events).await
     })?;
@@ -45,7 +48,9 @@ fn main() -> Result<(), Failure> {
         return Err(format!("the readers disagree: {poll_bytes} and {stream_bytes} bytes").into());
     }
     println!(
-        "events={events} bytes={poll_bytes} poll_seconds={poll_seconds:.3} stream_seconds={stream_seconds:.3}"
+        "events={events} bytes={poll_bytes} poll_seconds={poll_seconds:.3} \
+         poll_cpu_seconds={poll_cpu_seconds:.2} stream_seconds={stream_seconds:.3} \
+         stream_cpu_seconds={stream_cpu_seconds:.2}"
     );
     Ok(())
 }
@@ -122,23 +127,29 @@ fn read_by_polling(
     consumer: &BaseConsumer,
     assignment: &TopicPartitionList,
     events: u64,
-) -> Result<(u64, f64), Failure> {
+) -> Result<(u64, f64, f64), Failure> {
     let started = Instant::now();
+    let cpu_before = pipec_bench::process_cpu_seconds()?;
     consumer.assign(assignment)?;
     let mut tally = Tally::new(events);
     while !tally.done() {
         let message = consumer.poll(TIMEOUT).ok_or_else(|| tally.timed_out())??;
         tally.add(message.payload());
     }
-    Ok((tally.bytes, started.elapsed().as_secs_f64()))
+    Ok((
+        tally.bytes,
+        started.elapsed().as_secs_f64(),
+        pipec_bench::process_cpu_seconds()? - cpu_before,
+    ))
 }
 
 async fn read_as_a_stream(
     consumer: &StreamConsumer,
     assignment: &TopicPartitionList,
     events: u64,
-) -> Result<(u64, f64), Failure> {
+) -> Result<(u64, f64, f64), Failure> {
     let started = Instant::now();
+    let cpu_before = pipec_bench::process_cpu_seconds()?;
     consumer.assign(assignment)?;
     let mut tally = Tally::new(events);
     while !tally.done() {
@@ -147,5 +158,9 @@ async fn read_as_a_stream(
             .map_err(|_| tally.timed_out())??;
         tally.add(message.payload());
     }
-    Ok((tally.bytes, started.elapsed().as_secs_f64()))
+    Ok((
+        tally.bytes,
+        started.elapsed().as_secs_f64(),
+        pipec_bench::process_cpu_seconds()? - cpu_before,
+    ))
 }
