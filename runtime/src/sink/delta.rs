@@ -557,6 +557,18 @@ fn unreadable(error: DeltaError, location: &str) -> DeltaError {
 
 /// The table at the storage's directory, loaded if it has a log.
 pub async fn load(storage: &Storage) -> Result<DeltaTable, DeltaError> {
+    let mut table = open(storage)?;
+    match table.load().await {
+        Ok(()) => Ok(table),
+        Err(DeltaTableError::NotATable(_)) => Ok(table),
+        Err(error) => Err(delta_error(&storage.display().to_string(), error)),
+    }
+}
+
+/// The table at the storage's directory, its log not read yet: for a reader
+/// that needs only a snapshot (see `catalog::delta`), not every file's
+/// actions in memory.
+pub fn open(storage: &Storage) -> Result<DeltaTable, DeltaError> {
     register_object_store_schemes();
     let location = storage.display().to_string();
     let url = Url::parse(&storage.reader_url()).map_err(|e| DeltaError::Refused {
@@ -572,12 +584,7 @@ pub async fn load(storage: &Storage) -> Result<DeltaTable, DeltaError> {
         // after an offset at the cost of what is past it.
         builder.with_storage_backend(Arc::new(DeltaLocalStore::new()), url)
     };
-    let mut table = builder.build().map_err(|e| delta_error(&location, e))?;
-    match table.load().await {
-        Ok(()) => Ok(table),
-        Err(DeltaTableError::NotATable(_)) => Ok(table),
-        Err(error) => Err(delta_error(&location, error)),
-    }
+    builder.build().map_err(|e| delta_error(&location, e))
 }
 
 fn delta_error(location: &str, source: DeltaTableError) -> DeltaError {
