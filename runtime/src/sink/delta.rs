@@ -561,7 +561,7 @@ pub async fn load(storage: &Storage) -> Result<DeltaTable, DeltaError> {
     match table.load().await {
         Ok(()) => Ok(table),
         Err(DeltaTableError::NotATable(_)) => Ok(table),
-        Err(error) => Err(delta_error(&storage.display().to_string(), error)),
+        Err(error) => Err(delta_error(storage.display(), error)),
     }
 }
 
