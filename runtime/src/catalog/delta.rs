@@ -17,8 +17,6 @@ use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::ExecutionPlan;
-use deltalake_core::kernel::Snapshot;
-use deltalake_core::DeltaTableError;
 use std::sync::Arc;
 
 #[derive(Debug)]
@@ -56,21 +54,15 @@ impl TableProvider for LatestDeltaTable {
             Some(indices) => self.schema.project(indices)?,
             None => self.schema.as_ref().clone(),
         });
+        let external = |e: delta::DeltaError| DataFusionError::External(Box::new(e));
         let started = std::time::Instant::now();
-        let table =
-            delta::open(&self.storage).map_err(|e| DataFusionError::External(Box::new(e)))?;
-        // A snapshot, not `DeltaTable::load`: loading keeps every live
-        // file's actions in memory, replaying the last checkpoint in full
-        // (with its tombstones, ~9,000 rows a day after compaction), while
-        // the scan below replays only what it reads.
-        let snapshot = match Snapshot::try_new(table.log_store().as_ref(), None).await {
-            Ok(snapshot) => snapshot,
+        let Some((table, snapshot)) = delta::snapshot(&self.storage).await.map_err(external)?
+        else {
             // No commit yet: the sink creates the table at its first claim.
-            Err(DeltaTableError::NotATable(_)) => return Ok(Arc::new(EmptyExec::new(wanted))),
-            Err(error) => return Err(DataFusionError::External(Box::new(error))),
+            return Ok(Arc::new(EmptyExec::new(wanted)));
         };
         let version = snapshot.version();
-        let loaded = started.elapsed();
+        let snapshot_taken = started.elapsed();
         table
             .update_datafusion_session(state)
             .map_err(|e| DataFusionError::External(Box::new(e)))?;
@@ -85,7 +77,7 @@ impl TableProvider for LatestDeltaTable {
         tracing::debug!(
             table = %self.storage.display(),
             version,
-            snapshot_ms = loaded.as_secs_f64() * 1e3,
+            snapshot_ms = snapshot_taken.as_secs_f64() * 1e3,
             planned_ms = started.elapsed().as_secs_f64() * 1e3,
             "read the Delta table's latest snapshot"
         );

@@ -14,7 +14,9 @@
 use super::delta_local_store::DeltaLocalStore;
 use crate::storage::{object_store_error_is_transient, Storage, StorageError};
 use deltalake_core::kernel::transaction::{CommitBuilder, CommitProperties, TransactionError};
-use deltalake_core::kernel::{Action, Add, DataType as DeltaType, StructField, Transaction};
+use deltalake_core::kernel::{
+    Action, Add, DataType as DeltaType, Snapshot, StructField, Transaction,
+};
 use deltalake_core::logstore::{
     default_logstore, logstore_factories, LogStore, LogStoreFactory, ObjectStoreRef, StorageConfig,
 };
@@ -565,10 +567,20 @@ pub async fn load(storage: &Storage) -> Result<DeltaTable, DeltaError> {
     }
 }
 
-/// The table at the storage's directory, its log not read yet: for a reader
-/// that needs only a snapshot (see `catalog::delta`), not every file's
-/// actions in memory.
-pub fn open(storage: &Storage) -> Result<DeltaTable, DeltaError> {
+/// The table at the storage's directory with its latest snapshot, `None`
+/// before its first commit: for a reader (see `catalog::delta`), which needs
+/// no file's actions in memory before its scan reads them, as `load` keeps.
+pub async fn snapshot(storage: &Storage) -> Result<Option<(DeltaTable, Snapshot)>, DeltaError> {
+    let table = open(storage)?;
+    match Snapshot::try_new(table.log_store().as_ref(), None).await {
+        Ok(snapshot) => Ok(Some((table, snapshot))),
+        Err(DeltaTableError::NotATable(_)) => Ok(None),
+        Err(error) => Err(delta_error(storage.display(), error)),
+    }
+}
+
+/// The table at the storage's directory, its log not read yet.
+fn open(storage: &Storage) -> Result<DeltaTable, DeltaError> {
     register_object_store_schemes();
     let location = storage.display().to_string();
     let url = Url::parse(&storage.reader_url()).map_err(|e| DeltaError::Refused {
