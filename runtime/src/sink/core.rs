@@ -27,7 +27,7 @@ use crate::storage::{ObjectVersion, Storage};
 use arrow::datatypes::SchemaRef;
 use futures::FutureExt;
 use pipec_compiler::plan::{Compression, Plan, Schema, Sink, DEAD_LETTER_PARTITION};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -77,16 +77,23 @@ struct Compaction {
     last: Instant,
 }
 
+/// Runs of one partition decoded at once, on blocking threads. One left
+/// the decoder idle while the reader handed the last run to the sinks, and
+/// the reader idle while it waited for the decoder: a 5M-event backfill
+/// used about one of the two cores.
+const DECODES_IN_FLIGHT: usize = 3;
+
 /// A partition's messages not yet handed to the sinks: those being
-/// gathered and the run being decoded meanwhile, each with the sinks that
-/// take it (at a resume, sinks that wrote further skip what they have).
+/// gathered and the runs being decoded meanwhile (oldest first, handed
+/// over in that order), each with the sinks that take it (at a resume,
+/// sinks that wrote further skip what they have).
 #[derive(Default)]
 struct Pending {
     chunk: ChunkBuilder,
     audience: Vec<usize>,
-    decoding: Option<Decoding>,
-    /// arrow-json's decoder, between runs.
-    builder: Option<BatchBuilder>,
+    decoding: VecDeque<Decoding>,
+    /// arrow-json's decoders, between runs.
+    builders: Vec<BatchBuilder>,
 }
 
 /// A run of messages being decoded on a blocking thread.
@@ -393,9 +400,14 @@ impl TopicSinks {
         if pending.chunk.messages() > 0 && pending.audience.contains(&index) {
             return Some(pending.chunk.next_offset());
         }
-        match &pending.decoding {
-            Some(decoding) if decoding.audience.contains(&index) => Some(decoding.next_offset),
-            _ => Some(buffer.position()),
+        match pending
+            .decoding
+            .iter()
+            .rev()
+            .find(|d| d.audience.contains(&index))
+        {
+            Some(decoding) => Some(decoding.next_offset),
+            None => Some(buffer.position()),
         }
     }
 
@@ -473,11 +485,24 @@ impl TopicSinks {
         }
     }
 
-    /// Starts decoding the gathered run on a blocking thread, after the
-    /// run before it is decoded and handed over (one run in flight per
-    /// partition keeps chunks in order and memory bounded).
+    /// Starts decoding the gathered run on a blocking thread. Runs decoded
+    /// already are handed over first, and the oldest is waited for when
+    /// [`DECODES_IN_FLIGHT`] are: runs reach the sinks in order, and memory
+    /// stays bounded.
     async fn dispatch(&mut self, partition: i32) -> Result<(), SinkError> {
-        self.land(partition).await?;
+        loop {
+            let Some(pending) = self.pending.get(&partition) else {
+                break;
+            };
+            let oldest_done = pending
+                .decoding
+                .front()
+                .is_some_and(|d| d.task.is_finished());
+            if !oldest_done && pending.decoding.len() < DECODES_IN_FLIGHT {
+                break;
+            }
+            self.land(partition).await?;
+        }
         let (topic, schema) = (self.topic.clone(), self.schema.clone());
         let Some(pending) = self.pending.get_mut(&partition) else {
             return Ok(());
@@ -485,7 +510,7 @@ impl TopicSinks {
         let Some(raw) = pending.chunk.take() else {
             return Ok(());
         };
-        let mut builder = match pending.builder.take() {
+        let mut builder = match pending.builders.pop() {
             Some(builder) => builder,
             None => batch_builder(&schema).map_err(|e| SinkError::Internal {
                 sink: topic.clone(),
@@ -497,7 +522,7 @@ impl TopicSinks {
             let chunk = raw.decode(&topic, partition, &schema, &mut builder);
             (builder, chunk)
         });
-        pending.decoding = Some(Decoding {
+        pending.decoding.push_back(Decoding {
             task,
             audience: std::mem::take(&mut pending.audience),
             messages,
@@ -506,12 +531,12 @@ impl TopicSinks {
         Ok(())
     }
 
-    /// Waits for the run being decoded, and hands it to its sinks.
+    /// Waits for the oldest run being decoded, and hands it to its sinks.
     async fn land(&mut self, partition: i32) -> Result<(), SinkError> {
         let Some(decoding) = self
             .pending
             .get_mut(&partition)
-            .and_then(|p| p.decoding.take())
+            .and_then(|p| p.decoding.pop_front())
         else {
             return Ok(());
         };
@@ -520,7 +545,7 @@ impl TopicSinks {
             message: format!("a decoding thread failed: {e}"),
         })?;
         if let Some(pending) = self.pending.get_mut(&partition) {
-            pending.builder = Some(builder);
+            pending.builders.push(builder);
         }
         let chunk = chunk.map_err(|e| SinkError::Internal {
             sink: self.topic.clone(),
@@ -532,7 +557,14 @@ impl TopicSinks {
     /// Everything pending of a partition decoded and handed to its sinks.
     async fn flush(&mut self, partition: i32) -> Result<(), SinkError> {
         self.dispatch(partition).await?;
-        self.land(partition).await
+        while self
+            .pending
+            .get(&partition)
+            .is_some_and(|p| !p.decoding.is_empty())
+        {
+            self.land(partition).await?;
+        }
+        Ok(())
     }
 
     async fn deliver(
@@ -669,10 +701,12 @@ impl TopicSinks {
         } else {
             0
         };
-        let decoding = match &pending.decoding {
-            Some(d) if d.audience.contains(&index) => d.messages,
-            _ => 0,
-        };
+        let decoding: u64 = pending
+            .decoding
+            .iter()
+            .filter(|d| d.audience.contains(&index))
+            .map(|d| d.messages)
+            .sum();
         gathered + decoding
     }
 
@@ -914,7 +948,7 @@ impl TopicSinks {
     fn leave(&mut self, index: usize, partition: i32) {
         if let Some(pending) = self.pending.get_mut(&partition) {
             pending.audience.retain(|&i| i != index);
-            if let Some(decoding) = &mut pending.decoding {
+            for decoding in &mut pending.decoding {
                 decoding.audience.retain(|&i| i != index);
             }
         }

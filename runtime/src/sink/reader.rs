@@ -10,7 +10,7 @@ use crate::backlog::Backlog;
 use crate::bus::BusSettings;
 use crate::health::Step as HealthStep;
 use crate::metrics::Metrics;
-use futures::FutureExt;
+use futures::{FutureExt, StreamExt};
 use pipec_compiler::plan::Plan;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::error::KafkaError;
@@ -73,7 +73,9 @@ pub struct TopicReader {
     /// stay listed in the group.
     session_timeout: Duration,
     sinks: TopicSinks,
-    consumer: StreamConsumer<SinkContext>,
+    /// Shared with [`TopicReader::accept_ready`]'s stream, which borrows it
+    /// while the reader takes what it yields.
+    consumer: Arc<StreamConsumer<SinkContext>>,
     revoked: Arc<Mutex<Vec<i32>>>,
     assigned: Arc<Mutex<Vec<i32>>>,
     rebalanced: Arc<AtomicBool>,
@@ -149,7 +151,7 @@ impl TopicReader {
             shared_groups: !bus.embedded,
             session_timeout,
             sinks,
-            consumer,
+            consumer: Arc::new(consumer),
             revoked,
             assigned,
             rebalanced,
@@ -303,6 +305,10 @@ impl TopicReader {
     async fn accept_ready(&mut self, end: Option<&BTreeMap<i32, i64>>) -> Result<(), SinkError> {
         /// Bounds the time away from the stop command and the clock.
         const READY_BATCH: u64 = 512;
+        // One stream for the whole run: each `recv` makes one, registering
+        // a waker slot under a lock and removing it, per message.
+        let consumer = self.consumer.clone();
+        let mut messages = consumer.stream();
         let mut taken = 0;
         while taken < READY_BATCH {
             if self.sinks.has_rewound() {
@@ -325,7 +331,7 @@ impl TopicReader {
                     break;
                 }
             }
-            let received = match self.consumer.recv().now_or_never() {
+            let received = match messages.next().now_or_never().flatten() {
                 None => break,
                 Some(Ok(message)) => received_of(&message),
                 Some(Err(error)) => {
