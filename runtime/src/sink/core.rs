@@ -490,17 +490,13 @@ impl TopicSinks {
     /// [`DECODES_IN_FLIGHT`] are: runs reach the sinks in order, and memory
     /// stays bounded.
     async fn dispatch(&mut self, partition: i32) -> Result<(), SinkError> {
-        loop {
-            let Some(pending) = self.pending.get(&partition) else {
-                break;
-            };
-            let oldest_done = pending
-                .decoding
-                .front()
-                .is_some_and(|d| d.task.is_finished());
-            if !oldest_done && pending.decoding.len() < DECODES_IN_FLIGHT {
-                break;
-            }
+        while self.pending.get(&partition).is_some_and(|pending| {
+            pending.decoding.len() >= DECODES_IN_FLIGHT
+                || pending
+                    .decoding
+                    .front()
+                    .is_some_and(|d| d.task.is_finished())
+        }) {
             self.land(partition).await?;
         }
         let (topic, schema) = (self.topic.clone(), self.schema.clone());
