@@ -15,7 +15,11 @@ pub enum TypedExpr {
         #[serde(rename = "type")]
         data_type: DataType,
     },
-    Not(Box<TypedExpr>),
+    /// A struct variant, not a newtype: YAML cannot tag an enum inside an
+    /// enum's newtype (`!not !compare`), and the plan must always serialise.
+    Not {
+        expr: Box<TypedExpr>,
+    },
     And(Box<TypedExpr>, Box<TypedExpr>),
     Or(Box<TypedExpr>, Box<TypedExpr>),
     Compare {

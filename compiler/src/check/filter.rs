@@ -91,7 +91,9 @@ impl Checker<'_> {
             ExprKind::Not(inner) => {
                 let typed = self.typed(inner, schema)?;
                 self.expect_bool(&typed, inner, "`not`")?;
-                Some(TypedExpr::Not(Box::new(typed)))
+                Some(TypedExpr::Not {
+                    expr: Box::new(typed),
+                })
             }
             ExprKind::Binary { op, lhs, rhs } => {
                 let (left, right) = (self.typed(lhs, schema), self.typed(rhs, schema));

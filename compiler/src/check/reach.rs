@@ -237,7 +237,7 @@ fn known_columns(
 
 fn truth(expr: &TypedExpr, known: &BTreeMap<String, Known>) -> Outcomes {
     match expr {
-        TypedExpr::Not(inner) => {
+        TypedExpr::Not { expr: inner } => {
             let inner = truth(inner, known);
             Outcomes {
                 can_be_true: inner.can_be_false,

@@ -180,7 +180,7 @@ pub fn expression(expr: &TypedExpr) -> String {
     match expr {
         TypedExpr::Literal(v) => value(v),
         TypedExpr::Column { name, .. } => name.clone(),
-        TypedExpr::Not(inner) => format!("not {}", nested(inner)),
+        TypedExpr::Not { expr: inner } => format!("not {}", nested(inner)),
         TypedExpr::And(a, b) => format!("{} and {}", nested(a), nested(b)),
         TypedExpr::Or(a, b) => format!("{} or {}", nested(a), nested(b)),
         TypedExpr::Compare { op, lhs, rhs } => {

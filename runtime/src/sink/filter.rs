@@ -23,7 +23,7 @@ pub fn lower(expr: &TypedExpr) -> Expr {
     match expr {
         TypedExpr::Literal(value) => Expr::Literal(scalar(value), None),
         TypedExpr::Column { name, .. } => Expr::Column(Column::new_unqualified(name)),
-        TypedExpr::Not(inner) => Expr::Not(Box::new(lower(inner))),
+        TypedExpr::Not { expr: inner } => Expr::Not(Box::new(lower(inner))),
         TypedExpr::And(a, b) => lower(a).and(lower(b)),
         TypedExpr::Or(a, b) => lower(a).or(lower(b)),
         TypedExpr::Compare { op, lhs, rhs } => {
