@@ -11,7 +11,6 @@ use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::ScalarValue;
 use datafusion::datasource::TableType;
 use datafusion::error::{DataFusionError, Result};
-use datafusion::execution::context::SessionState;
 use datafusion::logical_expr::Expr;
 use datafusion::physical_expr::expressions::{cast, Column, Literal};
 use datafusion::physical_expr::PhysicalExpr;
@@ -55,68 +54,49 @@ impl TableProvider for LatestDeltaTable {
             Some(indices) => self.schema.project(indices)?,
             None => self.schema.as_ref().clone(),
         });
-        // DataFusion plans a query's scans concurrently, but on one task: a
-        // query over two Delta tables (the seed's UNIONs) would load their
-        // logs one after the other on one core. Each scan is planned on a
-        // task of its own, with a copy of the session, so they run on both.
-        let Some(session) = state.as_any().downcast_ref::<SessionState>() else {
-            return plan_scan(self.storage.clone(), wanted, state, limit).await;
+        let external = |e: delta::DeltaError| DataFusionError::External(Box::new(e));
+        let started = std::time::Instant::now();
+        let Some((table, snapshot)) = delta::snapshot(&self.storage).await.map_err(external)?
+        else {
+            // No commit yet: the sink creates the table at its first claim.
+            return Ok(Arc::new(EmptyExec::new(wanted)));
         };
-        let (storage, session) = (self.storage.clone(), session.clone());
-        tokio::spawn(async move { plan_scan(storage, wanted, &session, limit).await })
-            .await
-            .map_err(|e| DataFusionError::External(Box::new(e)))?
+        let version = snapshot.version();
+        let snapshot_taken = started.elapsed();
+        table
+            .update_datafusion_session(state)
+            .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        let provider = table.table_provider().with_snapshot(snapshot).await?;
+        let table_schema = provider.schema();
+        let present: Vec<usize> = wanted
+            .fields()
+            .iter()
+            .filter_map(|f| table_schema.index_of(f.name()).ok())
+            .collect();
+        let input = provider.scan(state, Some(&present), &[], limit).await?;
+        tracing::debug!(
+            table = %self.storage.display(),
+            version,
+            snapshot_ms = snapshot_taken.as_secs_f64() * 1e3,
+            planned_ms = started.elapsed().as_secs_f64() * 1e3,
+            "read the Delta table's latest snapshot"
+        );
+        if wanted.fields().is_empty() {
+            return Ok(input);
+        }
+        let input_schema: Arc<Schema> = input.schema();
+        let mut exprs: Vec<(Arc<dyn PhysicalExpr>, String)> = Vec::new();
+        for field in wanted.fields() {
+            let expr: Arc<dyn PhysicalExpr> = match input_schema.index_of(field.name()) {
+                Ok(index) => cast(
+                    Arc::new(Column::new(field.name(), index)),
+                    &input_schema,
+                    field.data_type().clone(),
+                )?,
+                Err(_) => Arc::new(Literal::new(ScalarValue::try_from(field.data_type())?)),
+            };
+            exprs.push((expr, field.name().clone()));
+        }
+        Ok(Arc::new(ProjectionExec::try_new(exprs, input)?))
     }
-}
-
-/// The scan of the table's latest snapshot, its columns as `wanted`.
-async fn plan_scan(
-    storage: Storage,
-    wanted: SchemaRef,
-    state: &dyn Session,
-    limit: Option<usize>,
-) -> Result<Arc<dyn ExecutionPlan>> {
-    let external = |e: delta::DeltaError| DataFusionError::External(Box::new(e));
-    let started = std::time::Instant::now();
-    let Some((table, snapshot)) = delta::snapshot(&storage).await.map_err(external)? else {
-        // No commit yet: the sink creates the table at its first claim.
-        return Ok(Arc::new(EmptyExec::new(wanted)));
-    };
-    let version = snapshot.version();
-    let snapshot_taken = started.elapsed();
-    table
-        .update_datafusion_session(state)
-        .map_err(|e| DataFusionError::External(Box::new(e)))?;
-    let provider = table.table_provider().with_snapshot(snapshot).await?;
-    let table_schema = provider.schema();
-    let present: Vec<usize> = wanted
-        .fields()
-        .iter()
-        .filter_map(|f| table_schema.index_of(f.name()).ok())
-        .collect();
-    let input = provider.scan(state, Some(&present), &[], limit).await?;
-    tracing::debug!(
-        table = %storage.display(),
-        version,
-        snapshot_ms = snapshot_taken.as_secs_f64() * 1e3,
-        planned_ms = started.elapsed().as_secs_f64() * 1e3,
-        "read the Delta table's latest snapshot"
-    );
-    if wanted.fields().is_empty() {
-        return Ok(input);
-    }
-    let input_schema: Arc<Schema> = input.schema();
-    let mut exprs: Vec<(Arc<dyn PhysicalExpr>, String)> = Vec::new();
-    for field in wanted.fields() {
-        let expr: Arc<dyn PhysicalExpr> = match input_schema.index_of(field.name()) {
-            Ok(index) => cast(
-                Arc::new(Column::new(field.name(), index)),
-                &input_schema,
-                field.data_type().clone(),
-            )?,
-            Err(_) => Arc::new(Literal::new(ScalarValue::try_from(field.data_type())?)),
-        };
-        exprs.push((expr, field.name().clone()));
-    }
-    Ok(Arc::new(ProjectionExec::try_new(exprs, input)?))
 }

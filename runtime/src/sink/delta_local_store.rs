@@ -51,8 +51,6 @@ async fn list_children_after(
 ) -> Result<Vec<ObjectMeta>> {
     let directory = inner.path_to_filesystem(&prefix)?;
     let wanted = offset.clone();
-    // The offset is a child of the prefix (see `list_with_offset`).
-    let wanted_name = offset.filename().unwrap_or_default().to_string();
     let parent = prefix.clone();
     let (files, directories) = tokio::task::spawn_blocking(move || {
         let mut files = Vec::new();
@@ -72,34 +70,28 @@ async fn list_children_after(
             let Some(name) = name.to_str() else {
                 continue;
             };
+            // A log's names need no escaping: joined as they are. Any
+            // other goes the way `LocalFileSystem` names it.
+            let location = if name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+            {
+                parent.clone().join(name)
+            } else {
+                Path::from_filesystem_path(entry.path()).map_err(std::io::Error::other)?
+            };
             // The type comes with the entry (no `stat`), but for a link,
             // which is followed as `LocalFileSystem` follows it.
             let kind = entry.file_type()?;
             let is_directory = kind.is_dir()
                 || (kind.is_symlink() && std::fs::metadata(entry.path()).is_ok_and(|m| m.is_dir()));
-            // A log's names need no escaping: such a name sorts against the
-            // offset as its path does (both are `prefix/` and a name), so
-            // it is compared as read and joined only when it is listed. Any
-            // other goes the way `LocalFileSystem` names it.
-            let plain = name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
             if is_directory {
                 // A child's objects can sort after the offset although its
                 // own name does not (`a/b` against `a.json`): its listing
                 // is `LocalFileSystem`'s, with the offset.
-                directories.push(location_of(&parent, name, plain, &entry)?);
-            } else if is_upload_part(name) {
-                continue;
-            } else if plain {
-                if name > wanted_name.as_str() {
-                    files.push(parent.clone().join(name));
-                }
-            } else {
-                let location = location_of(&parent, name, plain, &entry)?;
-                if location > wanted {
-                    files.push(location);
-                }
+                directories.push(location);
+            } else if location > wanted && !is_upload_part(name) {
+                files.push(location);
             }
         }
         Ok((files, directories))
@@ -124,21 +116,6 @@ async fn list_children_after(
         listed.extend(below);
     }
     Ok(listed)
-}
-
-/// A directory entry's object path: joined as it is when its name needs no
-/// escaping, else as `LocalFileSystem` names it.
-fn location_of(
-    parent: &Path,
-    name: &str,
-    plain: bool,
-    entry: &std::fs::DirEntry,
-) -> std::io::Result<Path> {
-    if plain {
-        Ok(parent.clone().join(name))
-    } else {
-        Path::from_filesystem_path(entry.path()).map_err(std::io::Error::other)
-    }
 }
 
 fn generic(error: impl std::error::Error + Send + Sync + 'static) -> object_store::Error {
