@@ -98,6 +98,7 @@ fn init_logging() {
 }
 
 fn main() -> ExitCode {
+    allocator::without_transparent_huge_pages();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {
